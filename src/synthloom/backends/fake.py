@@ -1,0 +1,118 @@
+"""A deterministic backend shipped in the package, for unit tests and ``--dry-run``."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthloom.backends.base import Backend, Completion, GenerationRequest, Usage
+
+Responder = Callable[[GenerationRequest], "str | Completion"]
+
+_WORDS = [
+    "rest",
+    "hydrate",
+    "walk",
+    "gently",
+    "wound",
+    "clean",
+    "dressing",
+    "swelling",
+    "ice",
+    "elevate",
+    "fever",
+    "redness",
+    "call",
+    "surgeon",
+    "nurse",
+    "medication",
+    "schedule",
+    "sleep",
+    "pillow",
+    "diet",
+    "fibre",
+    "protein",
+    "stairs",
+    "shower",
+    "bandage",
+]
+
+
+class FakeBackend(Backend):
+    """Replies are a pure function of the request (and ``responder`` when given), so tests can
+    assert on them. Without a responder it writes a schema-valid JSON object."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        model: str = "fake-1",
+        latency: float = 0.0,
+        call_log: str | Path | None = None,
+    ) -> None:
+        self._responder = responder
+        self._model = model
+        self.latency = latency
+        self.call_log = Path(call_log) if call_log else None
+        self.calls: list[GenerationRequest] = []
+
+    @property
+    def model_id(self) -> str:
+        return self._model
+
+    async def generate(self, request: GenerationRequest) -> Completion:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        self.calls.append(request)
+        if self._responder is not None:
+            reply = self._responder(request)
+            completion = reply if isinstance(reply, Completion) else self._wrap(request, reply)
+        else:
+            completion = self._wrap(request, self._synthesize(request))
+        if self.call_log is not None:
+            digest = hashlib.sha256(orjson.dumps(request.payload())).hexdigest()
+            with self.call_log.open("a") as fh:
+                fh.write(f"{digest}\n")
+        return completion
+
+    @staticmethod
+    def _wrap(request: GenerationRequest, text: str) -> Completion:
+        prompt_chars = sum(len(m["content"]) for m in request.messages)
+        return Completion(text, Usage(prompt_chars // 4 + 1, len(text) // 4 + 1), "stop")
+
+    @staticmethod
+    def _synthesize(request: GenerationRequest) -> str:
+        digest = hashlib.sha256(orjson.dumps(request.payload())).digest()
+        schema = request.json_schema or {"properties": {"text": {"type": "string"}}}
+        out = {
+            name: _value(name, spec, digest, i)
+            for i, (name, spec) in enumerate(schema.get("properties", {}).items())
+        }
+        return orjson.dumps(out).decode()
+
+
+def _value(name: str, spec: dict[str, Any], digest: bytes, salt: int) -> Any:
+    pick = digest[salt % len(digest)]
+    kind = spec.get("type", "string")
+    if "enum" in spec:
+        return spec["enum"][pick % len(spec["enum"])]
+    if kind == "integer":
+        return int(spec.get("minimum", 0)) + pick % 10
+    if kind == "number":
+        return float(spec.get("minimum", 0)) + pick / 256
+    if kind == "boolean":
+        return bool(pick % 2)
+    if kind == "array":
+        return [_value(name, spec.get("items", {}), digest, salt + j) for j in range(2)]
+    words = [_WORDS[digest[(salt + j) % len(digest)] % len(_WORDS)] for j in range(8)]
+    text = f"{name} {digest.hex()[:6]}: " + " ".join(words)
+    low, high = int(spec.get("minLength", 0)), int(spec.get("maxLength", 10**6))
+    text = text.ljust(low, ".")[:high]
+    return text

@@ -1,0 +1,177 @@
+"""The ``synthloom`` command line: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from synthloom.errors import RecipeError, SynthloomError
+from synthloom.estimate import estimate as estimate_run
+from synthloom.export.formats import FORMATS
+from synthloom.export.writer import export as export_run
+from synthloom.records import Record, Status
+from synthloom.run import RunSummary
+from synthloom.run import run as run_recipe
+
+app = typer.Typer(
+    help="Turn a few dozen real examples into a provenance-tagged synthetic dataset.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """One clear line per failure; exit 2 for bad input, 1 for anything else we expected."""
+    try:
+        yield
+    except RecipeError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+    except SynthloomError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted[/]: everything finished so far is stored; run again to resume"
+        )
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    outdir: Annotated[Path, typer.Option("-o", "--out", help="Run directory (resumable).")],
+    n: Annotated[
+        int | None, typer.Option("-n", help="Rows to generate (overrides target).", min=1)
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Use the fake backend: no model calls.")
+    ] = False,
+) -> None:
+    """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
+    progress = Progress(
+        TextColumn("[bold]generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/]"),
+        console=err,
+        transient=False,
+    )
+    bar = progress.add_task("generate", total=None, ok=0, bad=0, rate="")
+    counts = {"ok": 0, "bad": 0}
+
+    def on_start(todo: int, resumed: int) -> None:
+        if resumed:
+            err.print(f"resuming: {resumed} rows already done")
+        progress.update(bar, total=todo)
+
+    def on_record(record: Record) -> None:
+        counts["ok" if record.status is Status.ACCEPTED else "bad"] += 1
+        task = progress.tasks[0]
+        speed = task.finished_speed or task.speed
+        rate = f"{speed:.1f} rows/s" if speed else ""
+        progress.update(bar, advance=1, rate=rate, ok=counts["ok"], bad=counts["bad"])
+
+    with _errors(), progress:
+        summary = run_recipe(
+            recipe, outdir, n=n, dry_run=dry_run, on_start=on_start, on_record=on_record
+        )
+    _print_summary(summary)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    table = Table(
+        title=f"synthloom run → {summary.outdir}", show_header=False, title_justify="left"
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("planned rows", str(summary.planned))
+    table.add_row("accepted", f"[green]{summary.accepted}[/]")
+    rejected = sum(summary.rejected.values())
+    table.add_row("rejected", str(rejected))
+    for reason, count in summary.rejected.most_common():
+        table.add_row(f"  {reason}", str(count))
+    table.add_row("failed", f"[red]{sum(summary.failed.values())}[/]")
+    for reason, count in summary.failed.most_common():
+        table.add_row(f"  {reason}", str(count))
+    table.add_row("model calls", f"{summary.model_calls} (+{summary.cache_hits} from cache)")
+    table.add_row(
+        "tokens", f"{summary.prompt_tokens:,} prompt / {summary.completion_tokens:,} completion"
+    )
+    if summary.cost is not None:
+        table.add_row("cost", f"${summary.cost:,.4f}")
+    table.add_row("wall time", f"{summary.wall_seconds:.1f}s")
+    out.print(table)
+    folder = summary.outdir
+    out.print(f"dataset: {folder / 'dataset.jsonl'}  rejected: {folder / 'rejected.jsonl'}")
+
+
+@app.command()
+def estimate(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    n: Annotated[int | None, typer.Option("-n", help="Rows (overrides target).", min=1)] = None,
+) -> None:
+    """Calls, tokens and cost a run would need, without calling a model."""
+    with _errors():
+        est = estimate_run(recipe, n=n)
+    table = Table(show_header=True, title="synthloom estimate", title_justify="left")
+    table.add_column("")
+    table.add_column("expected", justify="right")
+    table.add_column("worst case", justify="right")
+    table.add_row("rows", f"{est.rows:,}", f"{est.rows:,}")
+    table.add_row("model calls", f"{est.calls:,}", f"{est.worst_case_calls:,}")
+    table.add_row("prompt tokens", f"{est.prompt_tokens:,}", "")
+    table.add_row("completion tokens", f"{est.completion_tokens:,}", "")
+    table.add_row(
+        "total tokens",
+        f"{est.prompt_tokens + est.completion_tokens:,}",
+        f"{est.worst_case_tokens:,}",
+    )
+    if est.cost is not None and est.worst_case_cost is not None:
+        table.add_row("cost (USD)", f"${est.cost:,.4f}", f"${est.worst_case_cost:,.4f}")
+    else:
+        table.add_row("cost (USD)", "set model.prices to see cost", "")
+    out.print(table)
+
+
+@app.command()
+def export(
+    outdir: Annotated[Path, typer.Argument(help="A run directory.")],
+    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")],
+    path: Annotated[Path, typer.Option("-o", "--out", help="File to write.")],
+) -> None:
+    """Write a run's accepted records in a fine-tuning format."""
+    with _errors():
+        count = export_run(outdir, format, path)
+    out.print(f"wrote {count} rows ({format}) to {path}")
+
+
+def main() -> None:
+    app(prog_name="synthloom")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,154 @@
+"""The generation engine: bounded concurrency, cache-first calls, retries, validate and re-ask.
+
+It streams: each record is committed to the store the moment its row is done, so a crash loses
+at most the calls in flight, and a re-run serves every completed call from the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import orjson
+
+from synthloom.backends.base import Backend, Completion, GenerationRequest, Message
+from synthloom.engine.job import Job
+from synthloom.engine.retry import RetryPolicy
+from synthloom.errors import BackendError, GenerationFailed
+from synthloom.records import Provenance, Record, Status
+from synthloom.store.sqlite import RunStore, utcnow
+
+REASK = (
+    "Your reply could not be used: {problem}. Reply again with only one JSON object that "
+    "matches the schema, with no other text."
+)
+
+
+class Engine:
+    def __init__(
+        self,
+        backend: Backend,
+        store: RunStore,
+        *,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+        max_reasks: int = 2,
+        on_record: Callable[[Record], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        limit = backend.max_concurrency
+        self.concurrency = max(1, min(concurrency, limit) if limit else concurrency)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.max_reasks = max_reasks
+        self.on_record = on_record
+        self.model_calls = 0
+        self.cache_hits = 0
+        self._identity = {"backend": backend.name, "model": backend.model_id}
+
+    async def run(self, jobs: Iterator[Job]) -> None:
+        """Run every job. Workers pull from one shared iterator, so jobs are built lazily and
+        memory stays flat however large the plan is."""
+
+        async def worker() -> None:
+            for job in jobs:  # next() is synchronous: no two workers get the same job
+                record = await self.run_job(job)
+                self.store.put_record(record, job.fingerprint)
+                if self.on_record is not None:
+                    self.on_record(record)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.concurrency):
+                group.create_task(worker())
+
+    async def run_job(self, job: Job) -> Record:
+        prov = job.provenance
+        prov.started_at = utcnow()
+        messages: list[Message] = list(job.request.messages)
+        last_text: str | None = None
+        try:
+            for _ in range(self.max_reasks + 1):
+                request = replace(job.request, messages=tuple(messages))
+                completion = await self._call(request, job.sample, prov)
+                prov.attempts += 1
+                prov.prompt_tokens += completion.usage.prompt_tokens
+                prov.completion_tokens += completion.usage.completion_tokens
+                last_text = completion.text
+                try:
+                    data = job.schema.parse(completion.text)
+                except ValueError as exc:
+                    problem = str(exc)
+                    if completion.finish_reason == "length":
+                        problem += " (the reply was cut off at the token limit; be shorter)"
+                    messages.append({"role": "assistant", "content": completion.text})
+                    messages.append({"role": "user", "content": REASK.format(problem=problem)})
+                    continue
+                prov.finished_at = utcnow()
+                return Record(job.record_id, job.task, data, prov)
+            raise GenerationFailed(
+                f"no valid output after {prov.attempts} attempts: {problem}",
+                error_class="InvalidOutput",
+                attempts=prov.attempts,
+                last_output=last_text,
+            )
+        except GenerationFailed as exc:
+            return self._failed(job, exc.error_class, str(exc), last_text)
+        except Exception as exc:  # a bug or an unexpected backend fault: a failed row, not a gap
+            return self._failed(job, type(exc).__name__, str(exc), last_text)
+
+    def _failed(self, job: Job, error_class: str, message: str, last: str | None) -> Record:
+        job.provenance.finished_at = utcnow()
+        data = {"last_output": last} if last is not None else {}
+        return Record(
+            job.record_id,
+            job.task,
+            data,
+            job.provenance,
+            status=Status.FAILED,
+            reason=error_class,
+            error=f"{error_class}: {message}",
+        )
+
+    def cache_key(self, request: GenerationRequest, sample: int) -> str:
+        payload = {**self._identity, "sample": sample, **request.payload()}
+        return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+    async def _call(self, request: GenerationRequest, sample: int, prov: Provenance) -> Completion:
+        key = self.cache_key(request, sample)
+        cached = self.store.cache_get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            prov.cached_calls += 1
+            return Completion.from_dict(cached)
+        retry = 0
+        while True:
+            started = time.monotonic()
+            try:
+                completion = await asyncio.wait_for(self.backend.generate(request), self.timeout)
+            except TimeoutError:
+                error = BackendError(
+                    f"no reply within {self.timeout:g}s ({time.monotonic() - started:.1f}s)",
+                    retryable=True,
+                )
+            except BackendError as exc:
+                error = exc
+            else:
+                self.model_calls += 1
+                self.store.cache_put(key, completion.to_dict())
+                return completion
+            if not error.retryable or retry >= self.retry.max_retries:
+                raise GenerationFailed(
+                    str(error),
+                    error_class="BackendError" if not error.retryable else "RetriesExhausted",
+                    attempts=retry + 1,
+                )
+            self.store.log_event(
+                "retry", key=key, retry=retry + 1, error=str(error), status=error.status
+            )
+            await asyncio.sleep(self.retry.delay(retry, error.retry_after))
+            retry += 1

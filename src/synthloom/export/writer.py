@@ -1,0 +1,50 @@
+"""``synthloom export``: the accepted records of a run directory, in a chosen format."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthloom.errors import SynthloomError
+from synthloom.export.formats import FORMATS, RAW_FORMATS, ROLE_FORMATS, Roles
+from synthloom.records import Status
+from synthloom.store.sqlite import STORE_FILE, RunStore
+
+
+def export(outdir: str | Path, format: str, path: str | Path) -> int:
+    """Write the run's accepted records to ``path``; returns how many rows were written."""
+    if format not in FORMATS:
+        raise SynthloomError(
+            f"unknown export format {format!r} (choose from: {', '.join(FORMATS)})"
+        )
+    store_path = Path(outdir) / STORE_FILE
+    if not store_path.is_file():
+        raise SynthloomError(f"{outdir}: not a synthloom run directory (no {STORE_FILE})")
+    path = Path(path)
+    with RunStore(store_path) as store:
+        roles_info: dict[str, Any] = store.get_meta("export") or {}
+        roles: dict[str, Roles] = {}
+        rows: list[dict[str, Any]] = []
+        for record in store.planned_records(Status.ACCEPTED):
+            if format in ROLE_FORMATS:
+                if record.task not in roles:
+                    roles[record.task] = Roles.resolve(record.task, roles_info.get(record.task, {}))
+                rows.append(ROLE_FORMATS[format](record, roles[record.task]))
+            else:
+                rows.append(RAW_FORMATS[format](record, None))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    if format == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+    else:
+        with tmp.open("wb") as fh:
+            for row in rows:
+                fh.write(orjson.dumps(row) + b"\n")
+    os.replace(tmp, path)
+    return len(rows)

@@ -1,0 +1,220 @@
+"""Load and validate a recipe: the one boundary where user input becomes typed objects.
+
+Every problem is reported as a single :class:`RecipeError` naming the file, the field, the line
+(where YAML gives one) and the cause, before any model is called.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from synthloom.errors import RecipeError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Prices(_Strict):
+    """USD per million tokens, used by ``estimate`` and the run summary."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ModelSettings(_Strict):
+    backend: Literal["embedded", "openai", "fake"] = "embedded"
+    model: str | None = None  # embedded: a GGUF path (default: bundled SmolLM2); openai: a name
+    base_url: str | None = None
+    api_key_env: str | None = None  # the *name* of the variable; the key is never in a recipe
+    temperature: float = Field(default=0.8, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int = Field(default=400, ge=1, le=131072)
+    concurrency: int = Field(default=8, ge=1, le=4096)
+    timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=100)
+    max_reasks: int = Field(default=2, ge=0, le=20)
+    n_ctx: int = Field(default=2048, ge=256)  # embedded only
+    latency: float = Field(default=0.0, ge=0)  # fake only: simulated seconds per call
+    call_log: str | None = None  # fake only: append one line per real call (for resume tests)
+    prices: Prices | None = None
+
+    @model_validator(mode="after")
+    def _backend_keys(self) -> ModelSettings:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend 'openai' needs base_url (e.g. http://127.0.0.1:8000/v1)")
+        return self
+
+
+class TaskSpec(_Strict):
+    kind: Literal["expand"] = "expand"
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    template: str = Field(min_length=1)  # inline Jinja2, or a file path relative to the recipe
+    system: str | None = None  # same rule as template
+    output_schema: dict[str, Any] = Field(alias="schema", min_length=1)
+    few_shot: int = Field(default=3, ge=1, le=64)  # seeds shown per row
+    prompt_field: str | None = None  # which output field is the user turn when exporting
+    response_field: str | None = None  # which output field is the assistant turn
+
+    @property
+    def task_name(self) -> str:
+        return self.name or self.kind
+
+
+class Recipe(_Strict):
+    """A recipe as typed objects: what YAML loads into, and what Python users build directly."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    seeds: str | list[dict[str, Any]]  # a JSONL/CSV/Parquet path, or the seeds themselves
+    target: int = Field(ge=1)
+    random_seed: int = 0
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    axes: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[TaskSpec] = Field(min_length=1)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    _source: _SourceMap | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _unique_task_names(self) -> Recipe:
+        names = [t.task_name for t in self.tasks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"task names must be unique; give each a 'name' (repeated: {dupes})")
+        return self
+
+    @property
+    def source_file(self) -> str:
+        return self._source.file if self._source else "<recipe>"
+
+    def error(self, field: str, cause: str) -> RecipeError:
+        """A RecipeError pointing at ``field`` (dotted, ``[i]`` for list items) in this recipe."""
+        line = self._source.line_of(field) if self._source else None
+        return RecipeError(cause, file=self.source_file, field=field, line=line)
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else self.base_dir / path
+
+
+class _SourceMap:
+    """Maps a field path to the YAML line it came from, for error messages."""
+
+    def __init__(self, file: str, root: yaml.Node) -> None:
+        self.file = file
+        self.root = root
+
+    def line_of(self, field: str) -> int | None:
+        node: yaml.Node | None = self.root
+        best: int | None = None
+        for part in _split_field(field):
+            if node is None:
+                break
+            best = node.start_mark.line + 1
+            node = _child(node, part)
+        if node is not None:
+            best = node.start_mark.line + 1
+        return best
+
+
+def _split_field(field: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for chunk in field.replace("]", "").split("."):
+        name, *indices = chunk.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indices)
+    return parts
+
+
+def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if str(key.value) == str(part):
+                return value  # type: ignore[no-any-return]
+    elif (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(part, int)
+        and 0 <= part < len(node.value)
+    ):
+        return node.value[part]  # type: ignore[no-any-return]
+    return None
+
+
+def _field_path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+_KNOWN_KEYS = sorted(
+    {
+        f.alias or name
+        for cls in (Recipe, ModelSettings, TaskSpec, Prices)
+        for name, f in cls.model_fields.items()
+    }
+)
+
+
+def _describe(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
+        return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        return "required field is missing"
+    value = repr(err.get("input"))
+    if len(value) > 60:
+        value = value[:57] + "..."
+    return f"{msg} (got {value})"
+
+
+def recipe_from_dict(
+    raw: dict[str, Any], *, base_dir: Path, source: _SourceMap | None = None
+) -> Recipe:
+    file = source.file if source else "<recipe>"
+    try:
+        recipe = Recipe.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if p != "base_dir")
+        field = _field_path(loc) or "<top level>"
+        line = source.line_of(field) if source else None
+        raise RecipeError(_describe(err), file=file, field=field, line=line) from None
+    recipe._source = source
+    return recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and validate a YAML recipe; relative paths in it resolve against its folder."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read: {exc}", file=file) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            raw = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise RecipeError(f"invalid YAML: {exc.problem}", file=file, line=line) from None
+    if not isinstance(raw, dict) or node is None:
+        raise RecipeError("a recipe must be a YAML mapping (name:, seeds:, tasks:, ...)", file=file)
+    return recipe_from_dict(raw, base_dir=path.parent.resolve(), source=_SourceMap(file, node))

@@ -1,0 +1,72 @@
+"""The unit of data that flows through every step, and the trail that explains it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # a quality step dropped it; ``reason`` says which and why
+    FAILED = "failed"  # no valid output could be produced; ``error`` says what went wrong
+
+
+@dataclass(slots=True)
+class Provenance:
+    """Everything needed to trace a record back to the inputs and the call that made it."""
+
+    recipe: str
+    task: str
+    row: int
+    seed_ids: list[str]
+    axes: dict[str, Any]
+    template_hash: str
+    backend: str
+    model: str
+    params: dict[str, Any]
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_calls: int = 0
+    started_at: str = ""
+    finished_at: str = ""
+    synthloom_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Provenance:
+        return cls(**raw)
+
+
+@dataclass(slots=True)
+class Record:
+    """One generated example. Dropped and failed records are kept, with their reason."""
+
+    id: str
+    task: str
+    data: dict[str, Any]
+    provenance: Provenance
+    status: Status = Status.ACCEPTED
+    reason: str | None = None
+    error: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "task": self.task,
+            "status": str(self.status),
+            "data": self.data,
+            "provenance": self.provenance.to_dict(),
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.error is not None:
+            out["error"] = self.error
+        if self.scores:
+            out["scores"] = self.scores
+        return out

@@ -1,0 +1,219 @@
+"""``synthloom run``: plan → generate → store → dataset files, resumable in place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthloom.backends.base import Backend
+from synthloom.backends.registry import make_backend
+from synthloom.engine.job import Job
+from synthloom.engine.retry import RetryPolicy
+from synthloom.engine.runner import Engine
+from synthloom.pipeline import Prepared, prepare
+from synthloom.recipe import Recipe, load_recipe
+from synthloom.records import Record, Status
+from synthloom.store.sqlite import RunStore
+
+DATASET_FILE = "dataset.jsonl"
+REJECTED_FILE = "rejected.jsonl"
+
+OnStart = Callable[[int, int], None]  # (rows to generate now, rows already done)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    outdir: Path
+    planned: int = 0
+    resumed: int = 0  # rows already complete from an earlier run into the same directory
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    model_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    wall_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outdir": str(self.outdir),
+            "planned": self.planned,
+            "resumed": self.resumed,
+            "accepted": self.accepted,
+            "rejected": dict(self.rejected),
+            "failed": dict(self.failed),
+            "model_calls": self.model_calls,
+            "cache_hits": self.cache_hits,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost": self.cost,
+            "wall_seconds": round(self.wall_seconds, 3),
+        }
+
+
+def run(
+    recipe: Recipe | str | Path,
+    outdir: str | Path,
+    *,
+    n: int | None = None,
+    dry_run: bool = False,
+    backend: Backend | None = None,
+    on_start: OnStart | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> RunSummary:
+    """Generate the recipe's dataset into ``outdir``; re-running the same call resumes."""
+    return asyncio.run(
+        arun(
+            recipe,
+            outdir,
+            n=n,
+            dry_run=dry_run,
+            backend=backend,
+            on_start=on_start,
+            on_record=on_record,
+        )
+    )
+
+
+async def arun(
+    recipe: Recipe | str | Path,
+    outdir: str | Path,
+    *,
+    n: int | None = None,
+    dry_run: bool = False,
+    backend: Backend | None = None,
+    on_start: OnStart | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> RunSummary:
+    started = time.perf_counter()
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    outdir = Path(outdir)
+    owns_backend = backend is None
+    backend = backend or make_backend(recipe, dry_run=dry_run)
+    try:
+        prepared = prepare(recipe, backend=backend.name, model_id=backend.model_id)
+        count = n if n is not None else recipe.target
+        with RunStore.in_dir(outdir) as store:
+            try:
+                summary = await _generate(prepared, store, backend, count, on_start, on_record)
+            finally:  # interrupted or not, the files show everything stored so far
+                write_outputs(store, outdir)
+            _summarize(store, summary, recipe)
+            summary.wall_seconds = time.perf_counter() - started
+            store.log_event("run_end", **summary.to_dict())
+    finally:
+        if owns_backend:
+            await backend.aclose()
+    return summary
+
+
+async def _generate(
+    prepared: Prepared,
+    store: RunStore,
+    backend: Backend,
+    count: int,
+    on_start: OnStart | None,
+    on_record: Callable[[Record], None] | None,
+) -> RunSummary:
+    recipe = prepared.recipe
+    summary = RunSummary(store.path.parent, planned=count * len(prepared.tasks))
+    store.set_meta("recipe", recipe.model_dump(mode="json", by_alias=True))
+    store.set_meta("export", {t.name: _roles(recipe, t.name) for t in prepared.tasks})
+    # Pass 1 fixes the plan (ids + fingerprints); pass 2 rebuilds jobs lazily while running,
+    # so memory does not grow with the target count.
+    store.set_plan(
+        (job.record_id, job.task, job.sample, job.fingerprint) for job in _jobs(prepared, count)
+    )
+    done = store.completed_ids()
+    summary.resumed = len(done)
+    store.log_event(
+        "run_start",
+        planned=summary.planned,
+        resumed=summary.resumed,
+        backend=backend.name,
+        model=backend.model_id,
+    )
+    if on_start is not None:
+        on_start(summary.planned - summary.resumed, summary.resumed)
+    engine = Engine(
+        backend,
+        store,
+        concurrency=recipe.model.concurrency,
+        timeout=recipe.model.timeout,
+        retry=RetryPolicy(max_retries=recipe.model.max_retries),
+        max_reasks=recipe.model.max_reasks,
+        on_record=on_record,
+    )
+    try:
+        await engine.run(job for job in _jobs(prepared, count) if job.record_id not in done)
+    except BaseExceptionGroup as group:  # TaskGroup wraps; surface the first real cause
+        raise group.exceptions[0] from None
+    finally:
+        summary.model_calls = engine.model_calls
+        summary.cache_hits = engine.cache_hits
+    return summary
+
+
+def _jobs(prepared: Prepared, count: int) -> Iterator[Job]:
+    for task in prepared.tasks:
+        for row in prepared.planner.rows(count):
+            yield task.job(row)
+
+
+def _roles(recipe: Recipe, task_name: str) -> dict[str, Any]:
+    spec = next(t for t in recipe.tasks if t.task_name == task_name)
+    return {
+        "kind": spec.kind,
+        "fields": list(spec.output_schema),
+        "prompt_field": spec.prompt_field,
+        "response_field": spec.response_field,
+    }
+
+
+def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe) -> None:
+    for record in store.planned_records():
+        summary.prompt_tokens += record.provenance.prompt_tokens
+        summary.completion_tokens += record.provenance.completion_tokens
+        if record.status is Status.ACCEPTED:
+            summary.accepted += 1
+        elif record.status is Status.REJECTED:
+            summary.rejected[record.reason or "unspecified"] += 1
+        else:
+            summary.failed[record.reason or "unspecified"] += 1
+    prices = recipe.model.prices
+    if prices is not None:
+        summary.cost = (
+            summary.prompt_tokens * prices.input + summary.completion_tokens * prices.output
+        ) / 1e6
+
+
+def write_outputs(store: RunStore, outdir: Path) -> None:
+    """Rewrite dataset.jsonl and rejected.jsonl from the store (atomically, in row order)."""
+    dataset, rejected = outdir / DATASET_FILE, outdir / REJECTED_FILE
+    with open(f"{dataset}.tmp", "wb") as good, open(f"{rejected}.tmp", "wb") as bad:
+        for record in store.planned_records():
+            if record.status is Status.ACCEPTED:
+                row: dict[str, Any] = {
+                    "id": record.id,
+                    "task": record.task,
+                    "data": record.data,
+                    "provenance": record.provenance.to_dict(),
+                }
+                if record.scores:
+                    row["scores"] = record.scores
+                good.write(orjson.dumps(row) + b"\n")
+            else:
+                bad.write(orjson.dumps(record.to_dict()) + b"\n")
+    os.replace(f"{dataset}.tmp", dataset)
+    os.replace(f"{rejected}.tmp", rejected)

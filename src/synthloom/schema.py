@@ -1,0 +1,92 @@
+"""Output schemas: the recipe's short field/type notation becomes JSON Schema, which the backend
+uses to constrain decoding and the engine uses to validate (and re-ask)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import orjson
+
+from synthloom.errors import RecipeError
+
+_SCALARS = {
+    "string": "string",
+    "str": "string",
+    "integer": "integer",
+    "int": "integer",
+    "number": "number",
+    "float": "number",
+    "boolean": "boolean",
+    "bool": "boolean",
+}
+_LIST = re.compile(r"^(?:list\[(\w+)\]|(\w+)\[\])$")
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def _field_schema(
+    spec: Any, field: str, error: Callable[[str, str], RecipeError]
+) -> dict[str, Any]:
+    if isinstance(spec, str):
+        name = spec.strip().lower()
+        if name in _SCALARS:
+            return {"type": _SCALARS[name]}
+        match = _LIST.match(name)
+        if match and (match.group(1) or match.group(2)) in _SCALARS:
+            return {"type": "array", "items": {"type": _SCALARS[match.group(1) or match.group(2)]}}
+        raise error(field, f"unknown type {spec!r} (use string, integer, number, boolean, list[T])")
+    if isinstance(spec, dict):
+        return dict(spec)  # a JSON Schema fragment, checked as a whole below
+    raise error(field, "a field type is a name (string, integer, ...) or a JSON Schema mapping")
+
+
+class OutputSchema:
+    def __init__(self, json_schema: dict[str, Any]) -> None:
+        self.json_schema = json_schema
+        self.fields = list(json_schema.get("properties", {}))
+        self._validator = jsonschema.Draft202012Validator(json_schema)
+
+    @classmethod
+    def from_spec(
+        cls, spec: dict[str, Any], field: str, error: Callable[[str, str], RecipeError]
+    ) -> OutputSchema:
+        props = {str(k): _field_schema(v, f"{field}.{k}", error) for k, v in spec.items()}
+        schema = {
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            path = ".".join(str(p) for p in exc.path if p != "properties")
+            raise error(f"{field}.{path}" if path else field, exc.message) from None
+        return cls(schema)
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """Parse a model reply into an object that satisfies the schema, or raise ValueError
+        with a message short enough to send back to the model in a re-ask."""
+        body = text.strip()
+        fenced = _FENCE.match(body)
+        if fenced:
+            body = fenced.group(1)
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            start, end = body.find("{"), body.rfind("}")
+            try:
+                value = orjson.loads(body[start : end + 1]) if 0 <= start < end else None
+            except orjson.JSONDecodeError:
+                value = None
+            if value is None:
+                raise ValueError("the reply is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise ValueError("the reply must be one JSON object")
+        error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "object"
+            raise ValueError(f"{where}: {error.message[:300]}")
+        return value

@@ -1,0 +1,102 @@
+"""Read seed examples from JSONL, CSV or Parquet, with errors that name the file and line."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthloom.errors import RecipeError
+
+
+@dataclass(slots=True, frozen=True)
+class Seed:
+    id: str
+    fields: dict[str, Any]
+
+
+def load_seeds(source: str | list[dict[str, Any]], base_dir: Path) -> list[Seed]:
+    if isinstance(source, list):
+        rows, file = source, "<recipe>:seeds"
+    else:
+        path = Path(source)
+        path = path if path.is_absolute() else base_dir / path
+        file = str(path)
+        if not path.is_file():
+            raise RecipeError("seed file not found", file=file)
+        rows = _read(path)
+    if not rows:
+        raise RecipeError("no seeds: the file holds no rows", file=file)
+    seeds: list[Seed] = []
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise RecipeError("each seed must be an object", file=file, line=i + 1)
+        fields = {k: v for k, v in row.items() if v is not None}
+        seed_id = str(fields.pop("id", f"seed-{i + 1}"))
+        if seed_id in seen:
+            raise RecipeError(
+                f"duplicate seed id {seed_id!r} (first on row {seen[seed_id]})",
+                file=file,
+                line=i + 1,
+            )
+        seen[seed_id] = i + 1
+        seeds.append(Seed(seed_id, fields))
+    return seeds
+
+
+def _read(path: Path) -> list[Any]:
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson"}:
+        return _read_jsonl(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    raise RecipeError(
+        f"unsupported seed format {suffix!r} (use .jsonl, .csv or .parquet)", file=str(path)
+    )
+
+
+def _read_jsonl(path: Path) -> list[Any]:
+    rows: list[Any] = []
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise RecipeError(f"invalid JSON: {exc}", file=str(path), line=lineno) from None
+            if not isinstance(rows[-1], dict):
+                raise RecipeError("each line must be a JSON object", file=str(path), line=lineno)
+    return rows
+
+
+def _read_csv(path: Path) -> list[Any]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh, strict=True)
+            rows: list[Any] = []
+            for row in reader:
+                if None in row:
+                    raise RecipeError(
+                        "row has more cells than the header", file=str(path), line=reader.line_num
+                    )
+                rows.append(row)
+            return rows
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise RecipeError(f"invalid CSV: {exc}", file=str(path)) from None
+
+
+def _read_parquet(path: Path) -> list[Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        rows: list[Any] = pq.read_table(path).to_pylist()
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise RecipeError(f"invalid Parquet: {exc}", file=str(path)) from None
+    return rows

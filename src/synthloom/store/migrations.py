@@ -1,0 +1,66 @@
+"""Schema migrations as an ordered list of functions; the store's ``user_version`` says how many
+have run. Append, never edit: a run directory written by an older synthloom upgrades in place."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        -- content-addressed: key = hash(backend, model, params, messages, sample index)
+        CREATE TABLE cache (
+            key TEXT PRIMARY KEY,
+            response TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE records (
+            id TEXT PRIMARY KEY,
+            task TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            error TEXT,
+            data TEXT NOT NULL,
+            provenance TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX records_task_row ON records (task, row);
+        -- the latest run's plan: which record ids (and fingerprints) make up the dataset
+        CREATE TABLE plan (
+            id TEXT PRIMARY KEY,
+            task TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL
+        );
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Run pending migrations, each in its own transaction. Returns the resulting version."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"store schema version {version} is newer than this synthloom knows "
+            f"({len(MIGRATIONS)}); upgrade synthloom"
+        )
+    for index in range(version, len(MIGRATIONS)):
+        with db:
+            MIGRATIONS[index](db)
+            db.execute(f"PRAGMA user_version = {index + 1}")
+    return len(MIGRATIONS)

@@ -1,0 +1,168 @@
+"""One SQLite file per run directory: request cache, records, the current plan, an event log.
+
+WAL mode with ``synchronous=NORMAL`` keeps each record's commit cheap while surviving a killed
+process: a committed transaction is never lost on SIGKILL, only on power loss before checkpoint.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from synthloom.errors import StoreError
+from synthloom.records import Provenance, Record, Status
+from synthloom.store.migrations import migrate
+
+STORE_FILE = "synthloom.sqlite"
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class RunStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            migrate(self._db)
+        except (sqlite3.Error, RuntimeError, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open run store: {exc}") from exc
+
+    @classmethod
+    def in_dir(cls, outdir: str | Path) -> RunStore:
+        return cls(Path(outdir) / STORE_FILE)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ---------------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _dumps(value))
+            )
+
+    def get_meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    # -- cache --------------------------------------------------------------------------------
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT response FROM cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    def cache_put(self, key: str, response: dict[str, Any]) -> None:
+        """The completed call and its event land in one transaction: once this returns, a
+        re-run will never repeat the call."""
+        now = utcnow()
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)",
+                (key, _dumps(response), now),
+            )
+            self._db.execute(
+                "INSERT INTO events (ts, kind, payload) VALUES (?, 'model_call', ?)",
+                (now, _dumps({"key": key})),
+            )
+
+    # -- records ------------------------------------------------------------------------------
+    def put_record(self, record: Record, fingerprint: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO records (id, task, row, fingerprint, status, reason, error,"
+                " data, provenance, scores, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.id,
+                    record.task,
+                    record.provenance.row,
+                    fingerprint,
+                    str(record.status),
+                    record.reason,
+                    record.error,
+                    _dumps(record.data),
+                    _dumps(record.provenance.to_dict()),
+                    _dumps(record.scores),
+                    utcnow(),
+                ),
+            )
+
+    def set_plan(self, entries: Iterable[tuple[str, str, int, str]]) -> None:
+        """Replace the plan with (id, task, row, fingerprint) rows, atomically."""
+        with self._db:
+            self._db.execute("DELETE FROM plan")
+            self._db.executemany(
+                "INSERT INTO plan (id, task, row, fingerprint) VALUES (?, ?, ?, ?)", entries
+            )
+
+    def completed_ids(self) -> set[str]:
+        """Planned rows already finished under the same fingerprint. Failed rows are not
+        finished: a re-run tries them again (their successful calls come from the cache)."""
+        rows = self._db.execute(
+            "SELECT r.id FROM records r JOIN plan p"
+            " ON p.id = r.id AND p.fingerprint = r.fingerprint WHERE r.status != ?",
+            (str(Status.FAILED),),
+        )
+        return {row[0] for row in rows}
+
+    def planned_records(self, status: Status | None = None) -> Iterator[Record]:
+        """The dataset as the latest plan defines it, in task and row order."""
+        sql = (
+            "SELECT r.id, r.task, r.status, r.reason, r.error, r.data, r.provenance, r.scores"
+            " FROM records r JOIN plan p ON p.id = r.id AND p.fingerprint = r.fingerprint"
+        )
+        params: list[str] = []
+        if status is not None:
+            sql += " WHERE r.status = ?"
+            params.append(str(status))
+        sql += " ORDER BY r.task, r.row"
+        for rid, task, st, reason, error, data, prov, scores in self._db.execute(sql, params):
+            yield Record(
+                id=rid,
+                task=task,
+                data=orjson.loads(data),
+                provenance=Provenance.from_dict(orjson.loads(prov)),
+                status=Status(st),
+                reason=reason,
+                error=error,
+                scores=orjson.loads(scores),
+            )
+
+    # -- events -------------------------------------------------------------------------------
+    def log_event(self, kind: str, **payload: Any) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?)",
+                (utcnow(), kind, _dumps(payload)),
+            )
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT seq, ts, kind, payload FROM events", []
+        if kind is not None:
+            sql, params = sql + " WHERE kind = ?", [kind]
+        return [
+            {"seq": seq, "ts": ts, "kind": k, **orjson.loads(payload)}
+            for seq, ts, k, payload in self._db.execute(sql + " ORDER BY seq", params)
+        ]
+
+    def count_cache(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM cache").fetchone()[0])
