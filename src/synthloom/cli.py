@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -37,16 +38,21 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _error(message: str) -> None:
+    # soft_wrap: one error is one line, even in a narrow or non-TTY stderr
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
     """One clear line per failure; exit 2 for bad input, 1 for anything else we expected."""
     try:
         yield
     except RecipeError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        _error(str(exc))
         raise typer.Exit(2) from None
     except SynthloomError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(str(exc))
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print(

@@ -3,6 +3,7 @@ uses to constrain decoding and the engine uses to validate (and re-ask)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,19 @@ def _field_schema(
     raise error(field, "a field type is a name (string, integer, ...) or a JSON Schema mapping")
 
 
+def _loads(text: str) -> Any:
+    """Strict JSON first (fast); then allow raw control characters inside strings, which small
+    models emit (a literal newline in an answer) and which lose nothing when accepted."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        return None
+
+
 class OutputSchema:
     def __init__(self, json_schema: dict[str, Any]) -> None:
         self.json_schema = json_schema
@@ -73,14 +87,10 @@ class OutputSchema:
         fenced = _FENCE.match(body)
         if fenced:
             body = fenced.group(1)
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError:
+        value = _loads(body)
+        if value is None:
             start, end = body.find("{"), body.rfind("}")
-            try:
-                value = orjson.loads(body[start : end + 1]) if 0 <= start < end else None
-            except orjson.JSONDecodeError:
-                value = None
+            value = _loads(body[start : end + 1]) if 0 <= start < end else None
             if value is None:
                 raise ValueError("the reply is not valid JSON") from None
         if not isinstance(value, dict):

@@ -1,0 +1,67 @@
+"""Shared builders for tests: a small recipe on the fake backend, written to disk."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def write_seeds(path: Path, count: int = 12) -> Path:
+    with path.open("w") as fh:
+        for i in range(count):
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"s{i:03d}",
+                        "topic": ["wound care", "pain", "diet"][i % 3],
+                        "question": f"Question number {i} about recovery?",
+                        "answer": f"Answer number {i}: rest, hydrate and call your team if worse.",
+                    }
+                )
+                + "\n"
+            )
+    return path
+
+
+def write_recipe(folder: Path, *, model: dict[str, Any] | None = None, **overrides: Any) -> Path:
+    """A valid fake-backend recipe in ``folder``; keyword arguments replace top-level keys."""
+    write_seeds(folder / "seeds.jsonl")
+    recipe: dict[str, Any] = {
+        "name": "unit",
+        "seeds": "seeds.jsonl",
+        "target": 30,
+        "random_seed": 3,
+        "model": {"backend": "fake", **(model or {})},
+        "axes": {
+            "persona": {"values": ["patient", "caregiver"], "weights": [3, 1]},
+            "style": ["terse", "detailed"],
+        },
+        "tasks": [
+            {
+                "kind": "expand",
+                "name": "qa",
+                "template": textwrap.dedent(
+                    """\
+                    {% for ex in examples %}Q: {{ ex.question }}
+                    A: {{ ex.answer }}
+                    {% endfor %}Write a {{ style }} question from a {{ persona }}
+                    about {{ seed.topic }}.
+                    """
+                ),
+                "few_shot": 2,
+                "schema": {"question": "string", "answer": "string"},
+            }
+        ],
+    }
+    recipe.update(overrides)
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
