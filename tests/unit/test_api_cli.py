@@ -63,7 +63,8 @@ def test_estimate_counts_rendered_prompts_and_prices(tmp_path: Path) -> None:
     assert est.completion_tokens > 0
     assert est.cost == pytest.approx((est.prompt_tokens * 1.0 + est.completion_tokens * 2.0) / 1e6)
     assert est.worst_case_tokens > est.prompt_tokens + est.completion_tokens
-    assert est.worst_case_cost is not None and est.worst_case_cost > est.cost
+    assert est.worst_case_cost is not None
+    assert est.worst_case_cost > est.cost
     assert math.isclose(count_tokens("abcd" * 10), 10)
 
 
@@ -91,7 +92,8 @@ def test_cli_dry_run_prints_progress_and_summary(tmp_path: Path) -> None:
     result = _cli("run", str(path), "-o", str(tmp_path / "out"), "-n", "9", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "9/9" in result.stderr  # the progress bar
-    assert "accepted" in result.stdout and "wall time" in result.stdout
+    assert "accepted" in result.stdout
+    assert "wall time" in result.stdout
     rows = read_jsonl(tmp_path / "out" / "dataset.jsonl")
     assert len(rows) == 9
     assert rows[0]["provenance"]["backend"] == "fake"
