@@ -214,3 +214,36 @@ def _digest(request: GenerationRequest) -> str:
     import orjson
 
     return hashlib.sha256(orjson.dumps(request.payload())).hexdigest()
+
+
+def test_ctrl_c_stops_cleanly_keeps_outputs_and_resumes(tmp_path: Path) -> None:
+    recipe = write_recipe(tmp_path, model={"latency": 0.05, "concurrency": 2})
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        _cli("run", str(recipe), "-o", str(out), "-n", "200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (out / STORE_FILE).exists():
+            try:
+                db = sqlite3.connect(out / STORE_FILE)
+                if db.execute("SELECT COUNT(*) FROM records").fetchone()[0] >= 20:
+                    break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in stderr
+    written = read_jsonl(out / "dataset.jsonl")
+    assert 20 <= len(written) < 200
+    result = subprocess.run(
+        _cli("run", str(recipe), "-o", str(out), "-n", "200"), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"resuming: {len(written)} rows already done" in result.stderr
+    assert len(read_jsonl(out / "dataset.jsonl")) == 200
