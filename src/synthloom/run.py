@@ -18,6 +18,7 @@ from synthloom.backends.registry import make_backend
 from synthloom.engine.job import Job
 from synthloom.engine.retry import RetryPolicy
 from synthloom.engine.runner import Engine
+from synthloom.export.formats import full_record
 from synthloom.pipeline import Prepared, prepare
 from synthloom.recipe import Recipe, load_recipe
 from synthloom.records import Record, Status
@@ -204,15 +205,7 @@ def write_outputs(store: RunStore, outdir: Path) -> None:
     with open(f"{dataset}.tmp", "wb") as good, open(f"{rejected}.tmp", "wb") as bad:
         for record in store.planned_records():
             if record.status is Status.ACCEPTED:
-                row: dict[str, Any] = {
-                    "id": record.id,
-                    "task": record.task,
-                    "data": record.data,
-                    "provenance": record.provenance.to_dict(),
-                }
-                if record.scores:
-                    row["scores"] = record.scores
-                good.write(orjson.dumps(row) + b"\n")
+                good.write(orjson.dumps(full_record(record, None)) + b"\n")
             else:
                 bad.write(orjson.dumps(record.to_dict()) + b"\n")
     os.replace(f"{dataset}.tmp", dataset)
