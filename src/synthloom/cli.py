@@ -90,9 +90,11 @@ def run(
     counts = {"ok": 0, "bad": 0}
 
     def on_start(todo: int, resumed: int) -> None:
+        # only now: a recipe that fails validation prints its error, not an empty bar
         if resumed:
             err.print(f"resuming: {resumed} rows already done")
         progress.update(bar, total=todo)
+        progress.start()
 
     def on_record(record: Record) -> None:
         counts["ok" if record.status is Status.ACCEPTED else "bad"] += 1
@@ -101,10 +103,13 @@ def run(
         rate = f"{speed:.1f} rows/s" if speed else ""
         progress.update(bar, advance=1, rate=rate, ok=counts["ok"], bad=counts["bad"])
 
-    with _errors(), progress:
-        summary = run_recipe(
-            recipe, outdir, n=n, dry_run=dry_run, on_start=on_start, on_record=on_record
-        )
+    with _errors():
+        try:
+            summary = run_recipe(
+                recipe, outdir, n=n, dry_run=dry_run, on_start=on_start, on_record=on_record
+            )
+        finally:
+            progress.stop()
     _print_summary(summary)
 
 

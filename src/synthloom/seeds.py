@@ -70,7 +70,9 @@ def _read_jsonl(path: Path) -> list[Any]:
             try:
                 rows.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
-                raise RecipeError(f"invalid JSON: {exc}", file=str(path), line=lineno) from None
+                raise RecipeError(
+                    f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=lineno
+                ) from None
             if not isinstance(rows[-1], dict):
                 raise RecipeError("each line must be a JSON object", file=str(path), line=lineno)
     return rows
