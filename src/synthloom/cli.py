@@ -109,7 +109,8 @@ def run(
                 recipe, outdir, n=n, dry_run=dry_run, on_start=on_start, on_record=on_record
             )
         finally:
-            progress.stop()
+            if progress.live.is_started:
+                progress.stop()
     _print_summary(summary)
 
 
