@@ -129,7 +129,10 @@ class Engine:
         while True:
             started = time.monotonic()
             try:
-                completion = await asyncio.wait_for(self.backend.generate(request), self.timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # (Ctrl-C) that lands as the call completes, and the run would go on
+                async with asyncio.timeout(self.timeout):
+                    completion = await self.backend.generate(request)
             except TimeoutError:
                 error = BackendError(
                     f"no reply within {self.timeout:g}s ({time.monotonic() - started:.1f}s)",
