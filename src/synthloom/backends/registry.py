@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from synthloom.backends.base import Backend
 from synthloom.backends.fake import FakeBackend
-from synthloom.errors import RecipeError
 from synthloom.recipe import Recipe
 
 
@@ -23,8 +24,26 @@ def make_backend(recipe: Recipe, *, dry_run: bool = False) -> Backend:
         if path is not None and not path.is_file():
             raise recipe.error("model.model", f"GGUF file not found: {path}")
         return EmbeddedBackend(path, n_ctx=settings.n_ctx)
-    raise RecipeError(
-        "backend 'openai' is not available in this version yet",
-        file=recipe.source_file,
-        field="model.backend",
+    return _openai(recipe)
+
+
+def _openai(recipe: Recipe) -> Backend:
+    from synthloom.backends.openai import OpenAIBackend
+
+    settings = recipe.model
+    if not settings.model:
+        raise recipe.error("model.model", "backend 'openai' needs the served model's name")
+    api_key = None
+    if settings.api_key_env:
+        api_key = os.environ.get(settings.api_key_env)
+        if not api_key:
+            raise recipe.error(
+                "model.api_key_env",
+                f"environment variable {settings.api_key_env} is not set (it should hold the key)",
+            )
+    return OpenAIBackend(
+        str(settings.base_url),
+        settings.model,
+        api_key=api_key,
+        connections=settings.concurrency,
     )
