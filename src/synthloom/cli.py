@@ -112,6 +112,13 @@ def run(
             if progress.live.is_started:
                 progress.stop()
     _print_summary(summary)
+    if summary.stopped:
+        err.print(
+            f"[yellow]stopped early[/] by the {escape(summary.stopped)}. Everything produced "
+            "so far is kept; raise the budget and run again to continue.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(3)
 
 
 def _print_summary(summary: RunSummary) -> None:

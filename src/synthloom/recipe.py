@@ -36,6 +36,8 @@ class ModelSettings(_Strict):
     top_p: float | None = Field(default=None, gt=0, le=1)
     max_tokens: int = Field(default=400, ge=1, le=131072)
     concurrency: int = Field(default=8, ge=1, le=4096)
+    rpm: float | None = Field(default=None, gt=0)  # requests per minute, shared by all workers
+    tpm: float | None = Field(default=None, gt=0)  # tokens per minute (prompt + completion)
     timeout: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=100)
     max_reasks: int = Field(default=2, ge=0, le=20)
@@ -49,6 +51,13 @@ class ModelSettings(_Strict):
         if self.backend == "openai" and not self.base_url:
             raise ValueError("backend 'openai' needs base_url (e.g. http://127.0.0.1:8000/v1)")
         return self
+
+
+class BudgetSettings(_Strict):
+    """Run-wide limits, counted over every call ever made into the run directory."""
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_cost: float | None = Field(default=None, gt=0)  # USD; needs model.prices
 
 
 class TaskSpec(_Strict):
@@ -76,9 +85,16 @@ class Recipe(_Strict):
     model: ModelSettings = Field(default_factory=ModelSettings)
     axes: dict[str, Any] = Field(default_factory=dict)
     tasks: list[TaskSpec] = Field(min_length=1)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     _source: _SourceMap | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cost_needs_prices(self) -> Recipe:
+        if self.budget.max_cost is not None and self.model.prices is None:
+            raise ValueError("budget.max_cost needs model.prices (USD per million tokens)")
+        return self
 
     @model_validator(mode="after")
     def _unique_task_names(self) -> Recipe:
@@ -159,7 +175,7 @@ def _field_path(loc: tuple[str | int, ...]) -> str:
 _KNOWN_KEYS = sorted(
     {
         f.alias or name
-        for cls in (Recipe, ModelSettings, TaskSpec, Prices)
+        for cls in (Recipe, ModelSettings, TaskSpec, Prices, BudgetSettings)
         for name, f in cls.model_fields.items()
     }
 )

@@ -16,6 +16,7 @@ import orjson
 from synthloom.backends.base import Backend
 from synthloom.backends.registry import make_backend
 from synthloom.engine.job import Job
+from synthloom.engine.limits import Budget
 from synthloom.engine.retry import RetryPolicy
 from synthloom.engine.runner import Engine
 from synthloom.export.formats import full_record
@@ -44,6 +45,7 @@ class RunSummary:
     completion_tokens: int = 0
     cost: float | None = None
     wall_seconds: float = 0.0
+    stopped: str | None = None  # why the run ended before its plan was done (the budget)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class RunSummary:
             "completion_tokens": self.completion_tokens,
             "cost": self.cost,
             "wall_seconds": round(self.wall_seconds, 3),
+            "stopped": self.stopped,
         }
 
 
@@ -155,6 +158,9 @@ async def _generate(
         retry=RetryPolicy(max_retries=recipe.model.max_retries),
         max_reasks=recipe.model.max_reasks,
         on_record=on_record,
+        rpm=recipe.model.rpm,
+        tpm=recipe.model.tpm,
+        budget=_budget(recipe, store),
     )
     try:
         await engine.run(job for job in _jobs(prepared, count) if job.record_id not in done)
@@ -163,7 +169,27 @@ async def _generate(
     finally:
         summary.model_calls = engine.model_calls
         summary.cache_hits = engine.cache_hits
+        summary.stopped = engine.budget.stopped if engine.budget else None
+    if summary.stopped:
+        store.log_event("budget_stop", reason=summary.stopped)
     return summary
+
+
+def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
+    limits = recipe.budget
+    if limits.max_tokens is None and limits.max_cost is None:
+        return None
+    prices = recipe.model.prices
+    budget = Budget(
+        max_tokens=limits.max_tokens,
+        max_cost=limits.max_cost,
+        input_price=prices.input if prices else 0.0,
+        output_price=prices.output if prices else 0.0,
+    )
+    prompt, completion = store.cache_usage()  # earlier runs into this directory count too
+    budget.spent_tokens = prompt + completion
+    budget.spent_cost = (prompt * budget.input_price + completion * budget.output_price) / 1e6
+    return budget
 
 
 def _jobs(prepared: Prepared, count: int) -> Iterator[Job]:

@@ -16,6 +16,7 @@ import orjson
 
 from synthloom.backends.base import Backend, Completion, GenerationRequest, Message
 from synthloom.engine.job import Job
+from synthloom.engine.limits import AdaptiveLimit, Budget, BudgetExhausted, TokenBucket
 from synthloom.engine.retry import RetryPolicy
 from synthloom.errors import BackendError, GenerationFailed
 from synthloom.records import Provenance, Record, Status
@@ -38,6 +39,9 @@ class Engine:
         retry: RetryPolicy | None = None,
         max_reasks: int = 2,
         on_record: Callable[[Record], None] | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
@@ -47,6 +51,10 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.max_reasks = max_reasks
         self.on_record = on_record
+        self.rpm = TokenBucket(rpm) if rpm else None
+        self.tpm = TokenBucket(tpm) if tpm else None
+        self.budget = budget
+        self.adaptive = AdaptiveLimit(self.concurrency)
         self.model_calls = 0
         self.cache_hits = 0
         self._identity = {"backend": backend.name, "model": backend.model_id}
@@ -57,7 +65,10 @@ class Engine:
 
         async def worker() -> None:
             for job in jobs:  # next() is synchronous: no two workers get the same job
-                record = await self.run_job(job)
+                try:
+                    record = await self.run_job(job)
+                except BudgetExhausted:
+                    return  # the row stays unstarted; a re-run with more budget resumes it
                 self.store.put_record(record, job.fingerprint)
                 if self.on_record is not None:
                     self.on_record(record)
@@ -96,6 +107,8 @@ class Engine:
                 attempts=prov.attempts,
                 last_output=last_text,
             )
+        except BudgetExhausted:
+            raise
         except GenerationFailed as exc:
             return self._failed(job, exc.error_class, str(exc), last_text)
         except Exception as exc:  # a bug or an unexpected backend fault: a failed row, not a gap
@@ -125,9 +138,41 @@ class Engine:
             self.cache_hits += 1
             prov.cached_calls += 1
             return Completion.from_dict(cached)
+        prompt_estimate = sum(len(m["content"]) for m in request.messages) // 4 + 1
         retry = 0
         while True:
-            started = time.monotonic()
+            completion, error = await self._attempt(request, prompt_estimate)
+            if completion is not None:
+                self.model_calls += 1
+                self.store.cache_put(key, completion.to_dict())
+                return completion
+            assert error is not None
+            if not error.retryable or retry >= self.retry.max_retries:
+                raise GenerationFailed(
+                    str(error),
+                    error_class="BackendError" if not error.retryable else "RetriesExhausted",
+                    attempts=retry + 1,
+                )
+            self.store.log_event(
+                "retry", key=key, retry=retry + 1, error=str(error), status=error.status
+            )
+            await asyncio.sleep(self.retry.delay(retry, error.retry_after))
+            retry += 1
+
+    async def _attempt(
+        self, request: GenerationRequest, prompt_estimate: int
+    ) -> tuple[Completion | None, BackendError | None]:
+        """One paced call: budget reserved, rate limits waited for, in-flight limit held."""
+        reserved = self.budget.reserve(prompt_estimate, request.max_tokens) if self.budget else None
+        worst = prompt_estimate + request.max_tokens
+        if self.rpm is not None:
+            await self.rpm.acquire()
+        if self.tpm is not None:
+            await self.tpm.acquire(worst)
+        completion: Completion | None = None
+        error: BackendError | None = None
+        started = time.monotonic()
+        async with self.adaptive:
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # (Ctrl-C) that lands as the call completes, and the run would go on
@@ -140,18 +185,14 @@ class Engine:
                 )
             except BackendError as exc:
                 error = exc
-            else:
-                self.model_calls += 1
-                self.store.cache_put(key, completion.to_dict())
-                return completion
-            if not error.retryable or retry >= self.retry.max_retries:
-                raise GenerationFailed(
-                    str(error),
-                    error_class="BackendError" if not error.retryable else "RetriesExhausted",
-                    attempts=retry + 1,
-                )
-            self.store.log_event(
-                "retry", key=key, retry=retry + 1, error=str(error), status=error.status
-            )
-            await asyncio.sleep(self.retry.delay(retry, error.retry_after))
-            retry += 1
+        used = (0, 0)
+        if completion is not None:
+            used = (completion.usage.prompt_tokens, completion.usage.completion_tokens)
+            self.adaptive.succeeded()
+        elif error is not None and error.status == 429:
+            self.adaptive.throttled()
+        if self.tpm is not None:
+            self.tpm.adjust(sum(used) - worst)
+        if self.budget is not None and reserved is not None:
+            self.budget.settle(reserved, *used)
+        return completion, error

@@ -164,5 +164,13 @@ class RunStore:
             for seq, ts, k, payload in self._db.execute(sql + " ORDER BY seq", params)
         ]
 
+    def cache_usage(self) -> tuple[int, int]:
+        """Prompt and completion tokens of every call ever completed into this store."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(json_extract(response, '$.prompt_tokens')), 0),"
+            " COALESCE(SUM(json_extract(response, '$.completion_tokens')), 0) FROM cache"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
     def count_cache(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM cache").fetchone()[0])
