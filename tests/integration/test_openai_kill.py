@@ -1,0 +1,133 @@
+"""SIGKILL a run against a real server half way, re-run: nothing completed is asked again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synthloom.backends.openai import OpenAIBackend
+from synthloom.engine.runner import Engine
+from synthloom.pipeline import prepare
+from synthloom.recipe import load_recipe
+from synthloom.store.sqlite import STORE_FILE, RunStore
+from tests.fault_server import request_digest
+from tests.helpers import read_jsonl, write_recipe
+
+ROOT = Path(__file__).parents[2]
+TOTAL = 400
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The fault server (no faults, 50 ms latency) in its own process, logging every request."""
+    log, port_file = tmp_path / "server.jsonl", tmp_path / "port"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fault_server",
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--log",
+            str(log),
+            "--latency",
+            "0.05",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text():
+            assert time.monotonic() < deadline, "server did not start in time"
+            assert proc.poll() is None, "server exited"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text()}/v1", log
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _run(recipe: Path, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "synthloom.cli",
+            "run",
+            str(recipe),
+            "-o",
+            str(out),
+            "-n",
+            str(TOTAL),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stored(out: Path) -> int:
+    try:
+        db = sqlite3.connect(out / STORE_FILE)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_half_way_then_resume(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, log = server
+    recipe = write_recipe(
+        tmp_path,
+        model={"backend": "openai", "base_url": url, "model": "m", "concurrency": 16},
+    )
+    out = tmp_path / "out"
+    proc = _run(recipe, out)
+    deadline = time.monotonic() + 60
+    while _stored(out) < TOTAL // 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = _stored(out)
+    assert TOTAL // 4 <= done < TOTAL, "the kill did not land mid-run"
+    with RunStore.in_dir(out) as store:
+        cached = {e["key"] for e in store.events("model_call")}
+    calls_before = len(log.read_text().splitlines())
+
+    assert _run(recipe, out).wait(120) == 0
+    second = [json.loads(line) for line in log.read_text().splitlines()[calls_before:]]
+
+    # which server request digest belongs to which engine cache key
+    prepared = prepare(load_recipe(recipe), backend="openai", model_id="m")
+    engine = Engine(OpenAIBackend(url, "m"), store=None)  # type: ignore[arg-type]
+    key_of = {}
+    for row in prepared.planner.rows(TOTAL):
+        job = prepared.tasks[0].job(row)
+        body = {"messages": list(job.request.messages), "seed": job.request.seed}
+        key_of[request_digest(body)] = engine.cache_key(job.request, job.sample)
+    repeated = [c for c in second if key_of[c["digest"]] in cached]
+    assert repeated == [], "a request completed before the kill was sent again"
+    assert len(second) <= TOTAL - done + 16  # the rest, plus at most the calls in flight
+
+    # the same dataset as a run that was never interrupted
+    clean = tmp_path / "clean"
+    assert _run(recipe, clean).wait(120) == 0
+    resumed_rows = read_jsonl(out / "dataset.jsonl")
+    clean_rows = read_jsonl(clean / "dataset.jsonl")
+    assert len(resumed_rows) == len(clean_rows) == TOTAL
+    assert len({r["id"] for r in resumed_rows}) == TOTAL
+    assert [r["data"] for r in resumed_rows] == [r["data"] for r in clean_rows]
