@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -35,7 +35,25 @@ class Provenance:
     synthloom_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # not dataclasses.asdict: its recursive deep copy was the largest cost per row
+        return {
+            "recipe": self.recipe,
+            "task": self.task,
+            "row": self.row,
+            "seed_ids": list(self.seed_ids),
+            "axes": dict(self.axes),
+            "template_hash": self.template_hash,
+            "backend": self.backend,
+            "model": self.model,
+            "params": dict(self.params),
+            "attempts": self.attempts,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_calls": self.cached_calls,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "synthloom_version": self.synthloom_version,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Provenance:

@@ -247,3 +247,16 @@ def test_ctrl_c_stops_cleanly_keeps_outputs_and_resumes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"resuming: {len(written)} rows already done" in result.stderr
     assert len(read_jsonl(out / "dataset.jsonl")) == 200
+
+
+def test_provenance_to_dict_covers_every_field_and_copies() -> None:
+    from dataclasses import fields
+
+    from synthloom.records import Provenance
+
+    prov = Provenance("r", "t", 1, ["s"], {"a": 1}, "h", "fake", "m", {"seed": 1})
+    out = prov.to_dict()
+    assert list(out) == [f.name for f in fields(Provenance)]
+    assert Provenance.from_dict(out) == prov
+    out["seed_ids"].append("x")
+    assert prov.seed_ids == ["s"]

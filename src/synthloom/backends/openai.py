@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import orjson
+
 from synthloom.backends.base import (
     Backend,
     Completion,
@@ -116,7 +118,9 @@ class OpenAIBackend(Backend):
         format_used = self._format
         body = self._body(request)
         try:
-            async with session.post(f"{self.base_url}/chat/completions", json=body) as resp:
+            async with session.post(
+                f"{self.base_url}/chat/completions", data=orjson.dumps(body)
+            ) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))

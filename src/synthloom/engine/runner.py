@@ -11,6 +11,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import orjson
 
@@ -69,7 +70,6 @@ class Engine:
                     record = await self.run_job(job)
                 except BudgetExhausted:
                     return  # the row stays unstarted; a re-run with more budget resumes it
-                self.store.put_record(record, job.fingerprint)
                 if self.on_record is not None:
                     self.on_record(record)
 
@@ -78,6 +78,12 @@ class Engine:
                 group.create_task(worker())
 
     async def run_job(self, job: Job) -> Record:
+        """Produce the row's record and commit it (with the call that made it) to the store."""
+        record, pending = await self._produce(job)
+        self.store.put_record(record, job.fingerprint, cache=pending)
+        return record
+
+    async def _produce(self, job: Job) -> tuple[Record, tuple[str, dict[str, Any]] | None]:
         prov = job.provenance
         prov.started_at = utcnow()
         messages: list[Message] = list(job.request.messages)
@@ -85,7 +91,7 @@ class Engine:
         try:
             for _ in range(self.max_reasks + 1):
                 request = replace(job.request, messages=tuple(messages))
-                completion = await self._call(request, job.sample, prov)
+                completion, pending = await self._call(request, job.sample, prov)
                 prov.attempts += 1
                 prov.prompt_tokens += completion.usage.prompt_tokens
                 prov.completion_tokens += completion.usage.completion_tokens
@@ -93,6 +99,8 @@ class Engine:
                 try:
                     data = job.schema.parse(completion.text)
                 except ValueError as exc:
+                    if pending is not None:  # a re-ask follows: keep this call right away
+                        self.store.cache_put(*pending)
                     problem = str(exc)
                     if completion.finish_reason == "length":
                         problem += " (the reply was cut off at the token limit; be shorter)"
@@ -100,7 +108,7 @@ class Engine:
                     messages.append({"role": "user", "content": REASK.format(problem=problem)})
                     continue
                 prov.finished_at = utcnow()
-                return Record(job.record_id, job.task, data, prov)
+                return Record(job.record_id, job.task, data, prov), pending
             raise GenerationFailed(
                 f"no valid output after {prov.attempts} attempts: {problem}",
                 error_class="InvalidOutput",
@@ -110,9 +118,9 @@ class Engine:
         except BudgetExhausted:
             raise
         except GenerationFailed as exc:
-            return self._failed(job, exc.error_class, str(exc), last_text)
+            return self._failed(job, exc.error_class, str(exc), last_text), None
         except Exception as exc:  # a bug or an unexpected backend fault: a failed row, not a gap
-            return self._failed(job, type(exc).__name__, str(exc), last_text)
+            return self._failed(job, type(exc).__name__, str(exc), last_text), None
 
     def _failed(self, job: Job, error_class: str, message: str, last: str | None) -> Record:
         job.provenance.finished_at = utcnow()
@@ -131,21 +139,23 @@ class Engine:
         payload = {**self._identity, "sample": sample, **request.payload()}
         return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
-    async def _call(self, request: GenerationRequest, sample: int, prov: Provenance) -> Completion:
+    async def _call(
+        self, request: GenerationRequest, sample: int, prov: Provenance
+    ) -> tuple[Completion, tuple[str, dict[str, Any]] | None]:
+        """The completion, and the cache entry still to commit when it came from the backend."""
         key = self.cache_key(request, sample)
         cached = self.store.cache_get(key)
         if cached is not None:
             self.cache_hits += 1
             prov.cached_calls += 1
-            return Completion.from_dict(cached)
+            return Completion.from_dict(cached), None
         prompt_estimate = sum(len(m["content"]) for m in request.messages) // 4 + 1
         retry = 0
         while True:
             completion, error = await self._attempt(request, prompt_estimate)
             if completion is not None:
                 self.model_calls += 1
-                self.store.cache_put(key, completion.to_dict())
-                return completion
+                return completion, (key, completion.to_dict())
             assert error is not None
             if not error.retryable or retry >= self.retry.max_retries:
                 raise GenerationFailed(

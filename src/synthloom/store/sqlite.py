@@ -74,20 +74,32 @@ class RunStore:
     def cache_put(self, key: str, response: dict[str, Any]) -> None:
         """The completed call and its event land in one transaction: once this returns, a
         re-run will never repeat the call."""
-        now = utcnow()
         with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)",
-                (key, _dumps(response), now),
-            )
-            self._db.execute(
-                "INSERT INTO events (ts, kind, payload) VALUES (?, 'model_call', ?)",
-                (now, _dumps({"key": key})),
-            )
+            self._insert_cache(key, response)
+
+    def _insert_cache(self, key: str, response: dict[str, Any]) -> None:
+        now = utcnow()
+        self._db.execute(
+            "INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?, ?, ?)",
+            (key, _dumps(response), now),
+        )
+        self._db.execute(
+            "INSERT INTO events (ts, kind, payload) VALUES (?, 'model_call', ?)",
+            (now, _dumps({"key": key})),
+        )
 
     # -- records ------------------------------------------------------------------------------
-    def put_record(self, record: Record, fingerprint: str) -> None:
+    def put_record(
+        self,
+        record: Record,
+        fingerprint: str,
+        cache: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Store a record; ``cache`` is the call that produced it, committed in the same
+        transaction (one commit per row instead of two, and never one without the other)."""
         with self._db:
+            if cache is not None:
+                self._insert_cache(*cache)
             self._db.execute(
                 "INSERT OR REPLACE INTO records (id, task, row, fingerprint, status, reason, error,"
                 " data, provenance, scores, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
