@@ -28,6 +28,7 @@ from synthloom.store.sqlite import RunStore
 DATASET_FILE = "dataset.jsonl"
 REJECTED_FILE = "rejected.jsonl"
 
+KEEP_JOBS_UP_TO = 20_000  # rendered prompts of a plan this size fit in tens of MB
 OnStart = Callable[[int, int], None]  # (rows to generate now, rows already done)
 
 
@@ -134,10 +135,13 @@ async def _generate(
     summary = RunSummary(store.path.parent, planned=count * len(prepared.tasks))
     store.set_meta("recipe", recipe.model_dump(mode="json", by_alias=True))
     store.set_meta("export", {t.name: _roles(recipe, t.name) for t in prepared.tasks})
-    # Pass 1 fixes the plan (ids + fingerprints); pass 2 rebuilds jobs lazily while running,
-    # so memory does not grow with the target count.
+    # The plan (ids + fingerprints) is fixed before anything runs. Jobs built for it are kept
+    # for the run when the plan is small; a large plan rebuilds them lazily instead, so memory
+    # does not grow with the target count.
+    kept = list(_jobs(prepared, count)) if summary.planned <= KEEP_JOBS_UP_TO else None
     store.set_plan(
-        (job.record_id, job.task, job.sample, job.fingerprint) for job in _jobs(prepared, count)
+        (job.record_id, job.task, job.sample, job.fingerprint)
+        for job in (kept if kept is not None else _jobs(prepared, count))
     )
     done = store.completed_ids()
     summary.resumed = len(done)
@@ -163,7 +167,8 @@ async def _generate(
         budget=_budget(recipe, store),
     )
     try:
-        await engine.run(job for job in _jobs(prepared, count) if job.record_id not in done)
+        source = iter(kept) if kept is not None else _jobs(prepared, count)
+        await engine.run(job for job in source if job.record_id not in done)
     except BaseExceptionGroup as group:  # TaskGroup wraps; surface the first real cause
         raise group.exceptions[0] from None
     finally:
