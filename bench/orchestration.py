@@ -9,20 +9,22 @@ N requests at the same concurrency, in one run:
 3. synthloom: a full run (template render, cache lookup, the call, JSON-schema validation,
    SQLite commit of the cache entry and the record), so its figure includes all of that.
 
-    .venv/bin/python bench/orchestration.py [--requests 2000] [--concurrency 64]
+    .venv/bin/python bench/orchestration.py [--requests 2000] [--concurrency 64] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
-import subprocess
+import pstats
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.helpers / tests.fault_server
@@ -33,32 +35,6 @@ BODY = {
     "max_tokens": 64,
     "temperature": 0.8,
 }
-
-
-def start_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = folder / "port"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fault_server",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--latency",
-            "0.05",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not (port_file.exists() and port_file.read_text()):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("fault server did not start")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
 
 
 async def bare_aiohttp(url: str, n: int, concurrency: int) -> None:
@@ -78,7 +54,9 @@ async def bare_aiohttp(url: str, n: int, concurrency: int) -> None:
 async def openai_sdk(url: str, n: int, concurrency: int, aiohttp_transport: bool) -> None:
     import openai
 
-    kwargs = {"http_client": openai.DefaultAioHttpClient()} if aiohttp_transport else {}
+    kwargs: dict[str, Any] = (
+        {"http_client": openai.DefaultAioHttpClient()} if aiohttp_transport else {}
+    )
     sem = asyncio.Semaphore(concurrency)
     async with openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, **kwargs) as c:
 
@@ -91,9 +69,16 @@ async def openai_sdk(url: str, n: int, concurrency: int, aiohttp_transport: bool
         await asyncio.gather(*(one() for _ in range(n)))
 
 
-def measure(fn: Callable[[], None]) -> tuple[float, float]:
+def measure(
+    fn: Callable[[], None], profiler: cProfile.Profile | None = None
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process only) for one call of ``fn``."""
     wall, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
     fn()
+    if profiler:
+        profiler.disable()
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -101,17 +86,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--profile", action="store_true", help="profile the synthloom run")
     args = parser.parse_args()
     n, c = args.requests, args.concurrency
     os.environ["SYNTHLOOM_ALLOW_MODEL_REQUESTS"] = "1"
+    profiler = cProfile.Profile() if args.profile else None
 
+    from tests.fault_server import spawn
     from tests.helpers import write_recipe
 
     from synthloom import run
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        server, url = start_server(folder)
+        server, url = spawn(folder, latency=0.05)
         try:
             recipe = write_recipe(
                 folder,
@@ -127,6 +115,10 @@ def main() -> None:
             counter = iter(range(10**6))
 
             def synthloom_run(count: int) -> None:
+                # A fresh outdir each time (no cache hits). The figure covers everything a run
+                # does per row, not only the HTTP call: template render, SQLite cache lookup
+                # and the commit of cache entry + record, JSON-schema validation, plus the
+                # run's setup (plan written up front) and the dataset files at the end.
                 summary = run(recipe, folder / f"out{next(counter)}", n=count)
                 assert summary.accepted == count, summary.to_dict()
 
@@ -146,7 +138,8 @@ def main() -> None:
                 except Exception as exc:  # e.g. an SDK without the aiohttp transport
                     print(f"{name}: skipped ({type(exc).__name__}: {exc})")
                     continue
-                results[name] = measure(lambda fn=fn: fn(n))  # type: ignore[misc]
+                prof = profiler if name == "synthloom run" else None
+                results[name] = measure(lambda fn=fn: fn(n), prof)  # type: ignore[misc]
         finally:
             server.terminate()
             server.wait(10)
@@ -160,6 +153,9 @@ def main() -> None:
         if name in results:
             print(f"synthloom / {name:21} {ours / (n / results[name][0]):.2f}x")
     print("goal: synthloom >= 0.90x the bare aiohttp loop, well ahead of the SDK loop")
+    if profiler:
+        print()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
 
 
 if __name__ == "__main__":

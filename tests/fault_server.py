@@ -16,6 +16,8 @@ import asyncio
 import hashlib
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -185,6 +187,40 @@ class FaultServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+
+def spawn(
+    folder: Path, *, latency: float = 0.05, log: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server as its own process (so its CPU is not the client's); returns it and
+    its base URL once it listens. The caller terminates it."""
+    port_file = folder / "fault-server.port"
+    command = [
+        sys.executable,
+        "-m",
+        "tests.fault_server",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--latency",
+        str(latency),
+    ]
+    if log is not None:
+        command += ["--log", str(log)]
+    proc = subprocess.Popen(
+        command,
+        cwd=Path(__file__).parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text()):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("fault server did not start")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
 
 
 def main() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -65,3 +67,13 @@ def write_recipe(folder: Path, *, model: dict[str, Any] | None = None, **overrid
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+CLI = [sys.executable, "-m", "synthloom.cli"]
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``synthloom`` command line in a fresh process, capturing its output."""
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +13,7 @@ from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.store.sqlite import RunStore
 from synthloom.tasks.expand import ExpandTask
-from tests.helpers import read_jsonl
+from tests.helpers import cli, read_jsonl
 
 FLAGSHIP = Path(__file__).parents[2] / "examples" / "post-surgical-care" / "recipe.yaml"
 PROVENANCE_KEYS = {
@@ -50,13 +49,7 @@ def _offline_env() -> dict[str, str]:
 
 
 def _synthloom(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "synthloom.cli", *args],
-        capture_output=True,
-        text=True,
-        env=_offline_env(),
-        timeout=900,
-    )
+    return cli(*args, env=_offline_env())
 
 
 def test_flagship_makes_ten_schema_valid_records_with_full_provenance(tmp_path: Path) -> None:

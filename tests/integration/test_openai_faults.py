@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
@@ -11,7 +9,7 @@ from pathlib import Path
 from synthloom import run
 from synthloom.store.sqlite import STORE_FILE
 from tests.fault_server import FaultConfig, FaultServer
-from tests.helpers import read_jsonl, write_recipe
+from tests.helpers import cli, read_jsonl, write_recipe
 
 RETRYABLE = {"500", "429", "hang", "truncated"}
 
@@ -93,22 +91,7 @@ def test_the_api_key_is_sent_but_never_stored_or_logged(tmp_path: Path) -> None:
             },
         )
         env = {"SYNTHLOOM_TEST_KEY": secret, "PATH": "/usr/bin:/bin"}
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "synthloom.cli",
-                "run",
-                str(recipe),
-                "-o",
-                str(tmp_path / "out"),
-                "-n",
-                "30",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
+        result = cli("run", str(recipe), "-o", str(tmp_path / "out"), "-n", "30", env=env)
         assert result.returncode == 0, result.stderr
         assert {c.api_key for c in server.log} == {secret}
     assert secret not in result.stdout + result.stderr
@@ -129,20 +112,7 @@ def test_a_missing_key_variable_fails_before_any_call(tmp_path: Path) -> None:
                 "api_key_env": "SYNTHLOOM_UNSET_KEY",
             },
         )
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "synthloom.cli",
-                "run",
-                str(recipe),
-                "-o",
-                str(tmp_path / "out"),
-            ],
-            capture_output=True,
-            text=True,
-            env={"PATH": "/usr/bin:/bin"},
-        )
+        result = cli("run", str(recipe), "-o", str(tmp_path / "out"), env={"PATH": "/usr/bin:/bin"})
         assert server.log == []
     assert result.returncode == 2
     assert "model.api_key_env: environment variable SYNTHLOOM_UNSET_KEY is not set" in result.stderr

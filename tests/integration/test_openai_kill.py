@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +18,8 @@ from synthloom.engine.runner import Engine
 from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.store.sqlite import STORE_FILE, RunStore
-from tests.fault_server import request_digest
-from tests.helpers import read_jsonl, write_recipe
+from tests.fault_server import request_digest, spawn
+from tests.helpers import CLI, read_jsonl, write_recipe
 
 ROOT = Path(__file__).parents[2]
 TOTAL = 400
@@ -29,32 +28,10 @@ TOTAL = 400
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The fault server (no faults, 50 ms latency) in its own process, logging every request."""
-    log, port_file = tmp_path / "server.jsonl", tmp_path / "port"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fault_server",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--log",
-            str(log),
-            "--latency",
-            "0.05",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "server.jsonl"
+    proc, url = spawn(tmp_path, latency=0.05, log=log)
     try:
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text():
-            assert time.monotonic() < deadline, "server did not start in time"
-            assert proc.poll() is None, "server exited"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port_file.read_text()}/v1", log
+        yield url, log
     finally:
         proc.terminate()
         proc.wait(10)
@@ -63,9 +40,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def _run(recipe: Path, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "synthloom.cli",
+            *CLI,
             "run",
             str(recipe),
             "-o",

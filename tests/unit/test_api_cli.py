@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import synthloom
 from synthloom import FakeBackend, ModelSettings, Recipe, TaskSpec
 from synthloom.estimate import count_tokens
 from synthloom.pipeline import prepare
-from tests.helpers import read_jsonl, write_recipe
+from tests.helpers import cli, read_jsonl, write_recipe
 
 
 def test_a_recipe_built_from_python_objects_runs(tmp_path: Path) -> None:
@@ -82,9 +81,7 @@ def test_run_fails_cleanly_on_a_real_backend_in_unit_tests(tmp_path: Path) -> No
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "synthloom.cli", *args], capture_output=True, text=True
-    )
+    return cli(*args)
 
 
 def test_cli_dry_run_prints_progress_and_summary(tmp_path: Path) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from synthloom import FakeBackend, SynthloomError, export, run
-from tests.helpers import read_jsonl, write_recipe
+from tests.helpers import cli, read_jsonl, write_recipe
 
 
 @pytest.fixture
@@ -106,37 +104,23 @@ def test_ambiguous_fields_need_explicit_roles(tmp_path: Path) -> None:
 
 
 def test_cli_export_errors_are_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "synthloom.cli",
-            "export",
-            str(tmp_path),
-            "--format",
-            "alpaca",
-            "-o",
-            str(tmp_path / "x.jsonl"),
-        ],
-        capture_output=True,
-        text=True,
+    result = cli(
+        "export",
+        str(tmp_path),
+        "--format",
+        "alpaca",
+        "-o",
+        str(tmp_path / "x.jsonl"),
     )
     assert result.returncode == 1
     assert "not a synthloom run directory" in result.stderr
     assert result.stderr.count("\n") == 1
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "synthloom.cli",
-            "export",
-            str(tmp_path),
-            "--format",
-            "csv",
-            "-o",
-            str(tmp_path / "x.jsonl"),
-        ],
-        capture_output=True,
-        text=True,
+    result = cli(
+        "export",
+        str(tmp_path),
+        "--format",
+        "csv",
+        "-o",
+        str(tmp_path / "x.jsonl"),
     )
     assert "unknown export format" in result.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from synthloom import BackendError, Completion, FakeBackend, GenerationRequest, 
 from synthloom.engine.limits import AdaptiveLimit, Budget, BudgetExhausted, TokenBucket
 from synthloom.engine.retry import RetryPolicy
 from synthloom.recipe import load_recipe
-from tests.helpers import read_jsonl, write_recipe
+from tests.helpers import cli, read_jsonl, write_recipe
 
 
 class FakeClock:
@@ -121,21 +119,14 @@ def test_cli_says_why_it_stopped_and_exits_3(tmp_path: Path) -> None:
         model={"max_tokens": 60, "prices": {"input": 1000.0, "output": 1000.0}},
         budget={"max_cost": 1.0},
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "synthloom.cli",
-            "run",
-            str(recipe),
-            "-o",
-            str(tmp_path / "o"),
-            "-n",
-            "30",
-            "--dry-run",
-        ],
-        capture_output=True,
-        text=True,
+    result = cli(
+        "run",
+        str(recipe),
+        "-o",
+        str(tmp_path / "o"),
+        "-n",
+        "30",
+        "--dry-run",
     )
     assert result.returncode == 3, result.stderr
     assert "stopped early by the cost budget" in result.stderr

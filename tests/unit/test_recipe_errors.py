@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import yaml
 from synthloom import RecipeError, load_recipe
 from synthloom.pipeline import prepare
 from synthloom.seeds import load_seeds
-from tests.helpers import write_recipe, write_seeds
+from tests.helpers import cli, write_recipe, write_seeds
 
 BASE = """\
 name: t
@@ -244,11 +242,7 @@ def test_schema_errors(tmp_path: Path, schema: str, field: str, words: str) -> N
 def test_cli_exits_2_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
     path = _write(tmp_path, BASE.replace("  persona: [a, b]", "  persona: {min: 5, max: 1}"))
     out = tmp_path / "o"
-    result = subprocess.run(
-        [sys.executable, "-m", "synthloom.cli", "run", str(path), "-o", str(out), "--dry-run"],
-        capture_output=True,
-        text=True,
-    )
+    result = cli("run", str(path), "-o", str(out), "--dry-run")
     assert result.returncode == 2
     assert result.stderr == f"error: {path}:8: axes.persona.min: min (5) is greater than max (1)\n"
     assert not out.exists()

@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import yaml
 from synthloom import FakeBackend, GenerationRequest, StoreError, run
 from synthloom.store.migrations import MIGRATIONS
 from synthloom.store.sqlite import STORE_FILE, RunStore
-from tests.helpers import read_jsonl, write_recipe
+from tests.helpers import CLI, read_jsonl, write_recipe
 
 
 def test_migrations_set_the_version_and_are_idempotent(tmp_path: Path) -> None:
@@ -140,7 +139,7 @@ def test_provenance_is_complete(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "synthloom.cli", *args]
+    return [*CLI, *args]
 
 
 def test_sigkill_mid_run_then_resume_repeats_no_completed_call(tmp_path: Path) -> None:
