@@ -24,6 +24,20 @@ class GenerationRequest:
     max_tokens: int = 400
     seed: int | None = None  # per-row sampling seed: reproducible, and distinct between rows
 
+    def chat_arguments(self) -> dict[str, Any]:
+        """Messages and sampling knobs as chat-completion APIs name them (unset ones left out);
+        each backend adds its own way of asking for the schema."""
+        args: dict[str, Any] = {
+            "messages": list(self.messages),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if self.top_p is not None:
+            args["top_p"] = self.top_p
+        if self.seed is not None:
+            args["seed"] = self.seed
+        return args
+
     def payload(self) -> dict[str, Any]:
         """What identifies this request for the cache (the messages and every sampling knob)."""
         return {

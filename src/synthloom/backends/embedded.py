@@ -84,15 +84,7 @@ class EmbeddedBackend(Backend):
 
     def _generate_sync(self, request: GenerationRequest) -> Completion:
         llama = self._load()
-        kwargs: dict[str, Any] = {
-            "messages": list(request.messages),
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        }
-        if request.top_p is not None:
-            kwargs["top_p"] = request.top_p
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
+        kwargs = request.chat_arguments()
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         try:

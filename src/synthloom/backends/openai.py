@@ -90,16 +90,7 @@ class OpenAIBackend(Backend):
         return self._session
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self._model,
-            "messages": list(request.messages),
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-        }
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.seed is not None:
-            body["seed"] = request.seed
+        body = {"model": self._model, **request.chat_arguments()}
         kind = self.response_format
         if request.json_schema is not None and kind == "json_schema":
             body["response_format"] = {
