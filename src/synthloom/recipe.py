@@ -126,15 +126,16 @@ class _SourceMap:
         self.root = root
 
     def line_of(self, field: str) -> int | None:
+        """The line of the field's key (not of its value, which may be a block below it)."""
         node: yaml.Node | None = self.root
         best: int | None = None
         for part in _split_field(field):
             if node is None:
                 break
             best = node.start_mark.line + 1
-            node = _child(node, part)
-        if node is not None:
-            best = node.start_mark.line + 1
+            key, node = _child(node, part)
+            if key is not None:
+                best = key.start_mark.line + 1
         return best
 
 
@@ -148,18 +149,20 @@ def _split_field(field: str) -> list[str | int]:
     return parts
 
 
-def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
+    """(key node, value node) for a mapping key; (item, item) for a list index."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if str(key.value) == str(part):
-                return value  # type: ignore[no-any-return]
+                return key, value
     elif (
         isinstance(node, yaml.SequenceNode)
         and isinstance(part, int)
         and 0 <= part < len(node.value)
     ):
-        return node.value[part]  # type: ignore[no-any-return]
-    return None
+        item = node.value[part]
+        return item, item
+    return None, None
 
 
 def _field_path(loc: tuple[str | int, ...]) -> str:
@@ -231,6 +234,11 @@ def load_recipe(path: str | Path) -> Recipe:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise RecipeError(f"invalid YAML: {exc.problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:  # e.g. a control character
+        line = text[: exc.position].count("\n") + 1
+        raise RecipeError(
+            f"invalid YAML: {exc.reason} ({exc.character!r})", file=file, line=line
+        ) from None
     if not isinstance(raw, dict) or node is None:
         raise RecipeError("a recipe must be a YAML mapping (name:, seeds:, tasks:, ...)", file=file)
     return recipe_from_dict(raw, base_dir=path.parent.resolve(), source=_SourceMap(file, node))

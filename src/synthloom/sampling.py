@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -127,6 +128,10 @@ def _parse(name: str, spec: Any, field: str, base_dir: Path, error: FieldError) 
         if low > high:
             raise error(f"{field}.min", f"min ({low}) is greater than max ({high})")
         decimals = spec.get("decimals")
+        if decimals is not None and (
+            not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 12
+        ):
+            raise error(f"{field}.decimals", f"an integer from 0 to 12 (got {decimals!r})")
         if decimals is None and not (isinstance(low, int) and isinstance(high, int)):
             decimals = 2
         return Numeric(name, low, high, decimals)
@@ -170,8 +175,8 @@ def _categorical(
     if not isinstance(weights, list) or len(weights) != len(values):
         raise error(f"{field}.weights", f"needs one weight per value ({len(values)})")
     for i, w in enumerate(weights):
-        if not isinstance(w, int | float) or isinstance(w, bool) or w < 0:
-            raise error(f"{field}.weights[{i}]", f"weights must be numbers >= 0 (got {w!r})")
+        if not _is_number(w) or not math.isfinite(w) or w < 0:
+            raise error(f"{field}.weights[{i}]", f"weights must be finite numbers >= 0 (got {w!r})")
     if sum(weights) <= 0:
         raise error(f"{field}.weights", "at least one weight must be positive")
     return Categorical(name, list(values), [float(w) for w in weights])

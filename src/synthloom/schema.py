@@ -98,5 +98,10 @@ class OutputSchema:
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(value))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "object"
-            raise ValueError(f"{where}: {error.message[:300]}")
+            message = error.message
+            shown = repr(error.instance)
+            if len(message) > 300 and message.startswith(shown):
+                # the message opens with the whole bad value; keep what is wrong with it
+                message = f"{shown[:60]}... ({len(shown)} chars){message[len(shown) :]}"
+            raise ValueError(f"{where}: {message[:300]}")
         return value

@@ -19,8 +19,9 @@ class Seed:
 
 
 def load_seeds(source: str | list[dict[str, Any]], base_dir: Path) -> list[Seed]:
+    rows: list[tuple[int, Any]]  # (line in the file, row)
     if isinstance(source, list):
-        rows, file = source, "<recipe>:seeds"
+        rows, file = list(enumerate(source, start=1)), "<recipe>:seeds"
     else:
         path = Path(source)
         path = path if path.is_absolute() else base_dir / path
@@ -32,23 +33,23 @@ def load_seeds(source: str | list[dict[str, Any]], base_dir: Path) -> list[Seed]
         raise RecipeError("no seeds: the file holds no rows", file=file)
     seeds: list[Seed] = []
     seen: dict[str, int] = {}
-    for i, row in enumerate(rows):
+    for i, (line, row) in enumerate(rows):
         if not isinstance(row, dict):
-            raise RecipeError("each seed must be an object", file=file, line=i + 1)
+            raise RecipeError("each seed must be an object", file=file, line=line)
         fields = {k: v for k, v in row.items() if v is not None}
         seed_id = str(fields.pop("id", f"seed-{i + 1}"))
         if seed_id in seen:
             raise RecipeError(
-                f"duplicate seed id {seed_id!r} (first on row {seen[seed_id]})",
+                f"duplicate seed id {seed_id!r} (first on line {seen[seed_id]})",
                 file=file,
-                line=i + 1,
+                line=line,
             )
-        seen[seed_id] = i + 1
+        seen[seed_id] = line
         seeds.append(Seed(seed_id, fields))
     return seeds
 
 
-def _read(path: Path) -> list[Any]:
+def _read(path: Path) -> list[tuple[int, Any]]:
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".ndjson"}:
         return _read_jsonl(path)
@@ -61,44 +62,44 @@ def _read(path: Path) -> list[Any]:
     )
 
 
-def _read_jsonl(path: Path) -> list[Any]:
-    rows: list[Any] = []
+def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    rows: list[tuple[int, Any]] = []
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(orjson.loads(line))
+                rows.append((lineno, orjson.loads(line)))
             except orjson.JSONDecodeError as exc:
                 raise RecipeError(
                     f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=lineno
                 ) from None
-            if not isinstance(rows[-1], dict):
+            if not isinstance(rows[-1][1], dict):
                 raise RecipeError("each line must be a JSON object", file=str(path), line=lineno)
     return rows
 
 
-def _read_csv(path: Path) -> list[Any]:
+def _read_csv(path: Path) -> list[tuple[int, Any]]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh, strict=True)
-            rows: list[Any] = []
+            rows: list[tuple[int, Any]] = []
             for row in reader:
                 if None in row:
                     raise RecipeError(
                         "row has more cells than the header", file=str(path), line=reader.line_num
                     )
-                rows.append(row)
+                rows.append((reader.line_num, row))
             return rows
     except (csv.Error, UnicodeDecodeError) as exc:
         raise RecipeError(f"invalid CSV: {exc}", file=str(path)) from None
 
 
-def _read_parquet(path: Path) -> list[Any]:
+def _read_parquet(path: Path) -> list[tuple[int, Any]]:
     import pyarrow.parquet as pq
 
     try:
-        rows: list[Any] = pq.read_table(path).to_pylist()
+        table: list[Any] = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise RecipeError(f"invalid Parquet: {exc}", file=str(path)) from None
-    return rows
+    return list(enumerate(table, start=1))  # Parquet has no lines: the row number

@@ -43,6 +43,10 @@ class PromptTemplate:
             ) from None
         except jinja2.TemplateError as exc:
             raise RecipeError(f"template failed: {exc}", file=self.origin) from None
+        except Exception as exc:  # Python errors inside an expression, e.g. "text" + 1
+            raise RecipeError(
+                f"template failed: {type(exc).__name__}: {exc}", file=self.origin
+            ) from None
 
 
 def load_template(value: str, base_dir: Path, field: str, recipe_file: str) -> PromptTemplate:
