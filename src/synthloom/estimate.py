@@ -7,7 +7,6 @@ completion tokens from the size of the seeds' own answers in the output schema, 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,7 @@ import orjson
 
 from synthloom.pipeline import prepare
 from synthloom.recipe import Recipe, load_recipe
-
-CHARS_PER_TOKEN = 4.0
-
-
-def count_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+from synthloom.tokens import count_message_tokens, count_tokens
 
 
 @dataclass(slots=True)
@@ -56,7 +50,7 @@ def estimate(recipe: Recipe | str | Path, *, n: int | None = None) -> Estimate:
         typical_reply = min(model.max_tokens, max(1, round(sum(reply_sizes) / len(reply_sizes))))
         for row in prepared.planner.rows(count):
             job = task.job(row)
-            tokens = sum(count_tokens(m["content"]) for m in job.request.messages)
+            tokens = count_message_tokens(job.request.messages)
             prompt_tokens += tokens
             completion_tokens += typical_reply
             # each re-ask resends the conversation so far plus a reply and a short correction

@@ -22,6 +22,7 @@ from synthloom.engine.retry import RetryPolicy
 from synthloom.errors import BackendError, GenerationFailed
 from synthloom.records import Provenance, Record, Status
 from synthloom.store.sqlite import RunStore, utcnow
+from synthloom.tokens import count_message_tokens
 
 REASK = (
     "Your reply could not be used: {problem}. Reply again with only one JSON object that "
@@ -149,7 +150,7 @@ class Engine:
             self.cache_hits += 1
             prov.cached_calls += 1
             return Completion.from_dict(cached), None
-        prompt_estimate = sum(len(m["content"]) for m in request.messages) // 4 + 1
+        prompt_estimate = count_message_tokens(request.messages)
         retry = 0
         while True:
             completion, error = await self._attempt(request, prompt_estimate)
