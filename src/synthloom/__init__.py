@@ -16,29 +16,52 @@ from synthloom.errors import (
 )
 from synthloom.estimate import Estimate, estimate
 from synthloom.export.writer import export
-from synthloom.recipe import ModelSettings, Recipe, TaskSpec, load_recipe
+from synthloom.recipe import ModelSettings, Recipe, load_recipe
 from synthloom.records import Provenance, Record, Status
 from synthloom.run import RunSummary, arun, run
+from synthloom.taskspecs import (
+    Candidate,
+    ConversationSpec,
+    DistillSpec,
+    EdgeCasesSpec,
+    EvolInstructSpec,
+    ExpandSpec,
+    LabelSpec,
+    MagpieSpec,
+    PreferenceSpec,
+    SelfInstructSpec,
+    TranslateSpec,
+)
 
 __all__ = [
     "Backend",
     "BackendError",
+    "Candidate",
     "Completion",
+    "ConversationSpec",
+    "DistillSpec",
+    "EdgeCasesSpec",
     "Estimate",
+    "EvolInstructSpec",
+    "ExpandSpec",
     "FakeBackend",
     "GenerationFailed",
     "GenerationRequest",
+    "LabelSpec",
+    "MagpieSpec",
     "MissingDependencyError",
     "ModelSettings",
+    "PreferenceSpec",
     "Provenance",
     "Recipe",
     "RecipeError",
     "Record",
     "RunSummary",
+    "SelfInstructSpec",
     "Status",
     "StoreError",
     "SynthloomError",
-    "TaskSpec",
+    "TranslateSpec",
     "Usage",
     "arun",
     "estimate",

@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -74,7 +75,7 @@ def run(
 ) -> None:
     """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
     progress = Progress(
-        TextColumn("[bold]generating"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
@@ -82,26 +83,30 @@ def run(
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} failed[/]"),
+        TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} dropped/failed[/]"),
         console=err,
         transient=False,
     )
-    bar = progress.add_task("generate", total=None, ok=0, bad=0, rate="")
-    counts = {"ok": 0, "bad": 0}
+    bars: dict[str, TaskID] = {}
+    counts: dict[str, list[int]] = {}
 
-    def on_start(todo: int, resumed: int) -> None:
+    def on_start(task: str, todo: int, resumed: int) -> None:
         # only now: a recipe that fails validation prints its error, not an empty bar
         if resumed:
-            err.print(f"resuming: {resumed} rows already done")
-        progress.update(bar, total=todo)
-        progress.start()
+            err.print(f"{escape(task)}: resuming, {resumed} rows already done")
+        bars[task] = progress.add_task(task, total=todo, ok=0, bad=0, rate="")
+        counts[task] = [0, 0]
+        if not progress.live.is_started:
+            progress.start()
 
     def on_record(record: Record) -> None:
-        counts["ok" if record.status is Status.ACCEPTED else "bad"] += 1
-        task = progress.tasks[0]
+        tally = counts[record.task]
+        tally[0 if record.status is Status.ACCEPTED else 1] += 1
+        bar = bars[record.task]
+        task = next(t for t in progress.tasks if t.id == bar)
         speed = task.finished_speed or task.speed
         rate = f"{speed:.1f} rows/s" if speed else ""
-        progress.update(bar, advance=1, rate=rate, ok=counts["ok"], bad=counts["bad"])
+        progress.update(bar, advance=1, rate=rate, ok=tally[0], bad=tally[1])
 
     with _errors():
         try:
@@ -181,10 +186,14 @@ def export(
     outdir: Annotated[Path, typer.Argument(help="A run directory.")],
     format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")],
     path: Annotated[Path, typer.Option("-o", "--out", help="File to write.")],
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", "-t", help="Only this task's records (repeatable)."),
+    ] = None,
 ) -> None:
     """Write a run's accepted records in a fine-tuning format."""
     with _errors():
-        count = export_run(outdir, format, path)
+        count = export_run(outdir, format, path, tasks=task)
     out.print(f"wrote {count} rows ({format}) to {path}")
 
 

@@ -1,22 +1,51 @@
-"""Compile a validated recipe into runnable parts: seeds, a planner, and tasks.
+"""Compile a validated recipe into runnable parts: seeds, a planner, and one stage per task.
 
 Everything that can be wrong with user input is found here, before any model call: every
-template is rendered once against every seed, so a missing field fails now, not at row 4,000.
+template is rendered once against every seed (or input row), so a missing field fails now, not
+at row 4,000. A task reading an earlier task's output is checked against that task's fields.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from synthloom.errors import RecipeError
 from synthloom.plan import PlannedRow, Planner
 from synthloom.recipe import Recipe
 from synthloom.sampling import parse_axes
-from synthloom.schema import OutputSchema
 from synthloom.seeds import Seed, load_seeds
-from synthloom.tasks.base import Task
-from synthloom.tasks.expand import RESERVED, ExpandTask
-from synthloom.templates import load_template
+from synthloom.tasks.base import RESERVED, Task, TaskKit
+from synthloom.tasks.registry import build_task
+
+_INPUT_FILES = (".jsonl", ".csv", ".parquet")
+_CHECK_ITEMS = 2000  # input rows rendered up front; more would only slow start-up
+
+
+@dataclass(slots=True)
+class Stage:
+    """One task and where its rows come from."""
+
+    task: Task
+    source: str | None  # None: planned from seeds; "seeds"; a file; or an earlier task's name
+    items: list[dict[str, Any]] | None = None  # the input rows, when known before the run
+    upstream: str | None = None  # the earlier task whose accepted records are the input
+
+    def rows(
+        self, planner: Planner, count: int, upstream: list[dict[str, Any]] | None = None
+    ) -> Iterator[PlannedRow]:
+        """The stage's rows: ``count`` planned rows, or each of the first ``count`` input rows
+        once per variant. Axis values and few-shot seeds are drawn for input rows too."""
+        items = self.items if self.items is not None else upstream
+        if items is None:
+            yield from planner.rows(count)
+            return
+        variants = self.task.variants
+        for i, item in enumerate(items[:count]):
+            for v in range(variants):
+                base = planner.row(i * variants + v)
+                yield PlannedRow(base.index, base.seed_indices, base.axes, item=item, variant=v)
 
 
 @dataclass(slots=True)
@@ -24,11 +53,15 @@ class Prepared:
     recipe: Recipe
     seeds: list[Seed]
     planner: Planner
-    tasks: list[Task]
+    stages: list[Stage]
+
+    @property
+    def tasks(self) -> list[Task]:
+        return [s.task for s in self.stages]
 
 
 def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
-    seeds = load_seeds(recipe.seeds, recipe.base_dir)
+    seeds = load_seeds(recipe.seeds, recipe.base_dir) if recipe.seeds is not None else []
     axes = parse_axes(recipe.axes, recipe.base_dir, recipe.error)
     for axis in axes:
         if axis.name in RESERVED:
@@ -39,49 +72,95 @@ def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
         per_row=max(t.few_shot for t in recipe.tasks),
         random_seed=recipe.random_seed,
     )
-    tasks: list[Task] = []
+    stages: list[Stage] = []
     for i, spec in enumerate(recipe.tasks):
         field = f"tasks[{i}]"
-        template = load_template(
-            spec.template, recipe.base_dir, f"{field}.template", recipe.source_file
-        )
-        system = (
-            load_template(spec.system, recipe.base_dir, f"{field}.system", recipe.source_file)
-            if spec.system
-            else None
-        )
-        schema = OutputSchema.from_spec(spec.output_schema, f"{field}.schema", recipe.error)
-        for role in ("prompt_field", "response_field"):
-            chosen = getattr(spec, role)
-            if chosen is not None and chosen not in schema.fields:
-                raise recipe.error(f"{field}.{role}", f"{chosen!r} is not a schema field")
-        task = ExpandTask(
+        source = spec.input
+        items: list[dict[str, Any]] | None = None
+        upstream: Stage | None = None
+        input_fields: tuple[str, ...] | None = None
+        if source == "seeds":
+            if not seeds:
+                raise recipe.error(f"{field}.input", "input 'seeds' but the recipe has no seeds")
+            items = [{"id": s.id, **s.fields} for s in seeds]
+            input_fields = ("id", *seeds[0].fields)
+        elif source is not None and source.endswith(_INPUT_FILES):
+            rows = load_seeds(source, recipe.base_dir)
+            items = [{"id": s.id, **s.fields} for s in rows]
+            input_fields = ("id", *rows[0].fields)
+        elif source is not None:
+            upstream = next((s for s in stages if s.task.name == source), None)
+            if upstream is None:
+                later = [t.task_name for t in recipe.tasks[i:]]
+                why = (
+                    "tasks run in order, and it is not an earlier one"
+                    if source in later
+                    else "it is not 'seeds', an earlier task's name, or a "
+                    + "/".join(_INPUT_FILES)
+                    + " file"
+                )
+                raise recipe.error(f"{field}.input", f"cannot read input {source!r}: {why}")
+            input_fields = ("id", *upstream.task.shape.fields)
+        kit = TaskKit(
             name=spec.task_name,
+            kind=spec.kind,
+            field=field,
             recipe_name=recipe.name,
-            template=template,
-            system=system,
-            schema=schema,
             seeds=seeds,
             model=recipe.model,
             backend=backend,
             model_id=model_id,
             random_seed=recipe.random_seed,
+            base_dir=recipe.base_dir,
+            source_file=recipe.source_file,
+            error_at=recipe.error,
+            temperature=(
+                spec.temperature if spec.temperature is not None else recipe.model.temperature
+            ),
+            max_tokens=spec.max_tokens or recipe.model.max_tokens,
             few_shot=spec.few_shot,
+            config=spec.model_dump(mode="json", by_alias=True),
+            input_fields=input_fields,
         )
-        _check_renders(task, planner, len(seeds))
-        tasks.append(task)
-    return Prepared(recipe, seeds, planner, tasks)
+        task = build_task(spec, kit)
+        stage = Stage(task, source, items, upstream.task.name if upstream else None)
+        _check_renders(stage, planner, seeds)
+        stages.append(stage)
+    return Prepared(recipe, seeds, planner, stages)
 
 
-def _check_renders(task: ExpandTask, planner: Planner, n_seeds: int) -> None:
-    """Render the prompt once with each seed as the primary one (axis values from row 0)."""
+def _check_rows(stage: Stage, planner: Planner, seeds: list[Seed]) -> Iterator[PlannedRow]:
     axes = planner.row(0).axes
-    for i in range(n_seeds):
-        others = tuple(j for j in range(n_seeds) if j != i)[: planner.per_row - 1]
+    if stage.items is not None:
+        for i, item in enumerate(stage.items[:_CHECK_ITEMS]):
+            for v in range(stage.task.variants if i == 0 else 1):
+                yield PlannedRow(i, planner.row(0).seed_indices, axes, item=item, variant=v)
+    elif stage.upstream is not None:
+        fields = stage.task.kit.input_fields or ()
+        item = {f: f"<{f}>" for f in fields}
+        for v in range(stage.task.variants):
+            yield PlannedRow(0, planner.row(0).seed_indices, axes, item=item, variant=v)
+    elif not seeds:
+        yield planner.row(0)
+    else:  # each seed once as the primary one (axis values from row 0)
+        n = len(seeds)
+        for i in range(n):
+            others = tuple(j for j in range(n) if j != i)[: planner.per_row - 1]
+            yield PlannedRow(i, (i, *others), axes)
+
+
+def _check_renders(stage: Stage, planner: Planner, seeds: list[Seed]) -> None:
+    for row in _check_rows(stage, planner, seeds):
         try:
-            task.messages(PlannedRow(i, (i, *others), axes))
+            stage.task.job(row)
         except RecipeError as exc:
-            seed = task.seeds[i].id
+            where = (
+                f"input row {row.item.get('id')!r}"
+                if row.item is not None
+                else f"seed {seeds[row.seed_indices[0]].id!r}"
+                if row.seed_indices
+                else "row 0"
+            )
             raise RecipeError(
-                f"{exc.cause} [rendering with seed {seed!r}]", file=exc.file, line=exc.line
+                f"{exc.cause} [rendering with {where}]", file=exc.file, line=exc.line
             ) from None

@@ -20,6 +20,10 @@ class PlannedRow:
     index: int
     seed_indices: tuple[int, ...]  # the first is the row's primary seed
     axes: dict[str, Any]
+    # For a task that reads an input (each seed once, a file, an earlier task's records): the
+    # input item's fields with its "id", and which of the task's variants (e.g. language) this is.
+    item: dict[str, Any] | None = None
+    variant: int = 0
 
 
 class Planner:
@@ -29,8 +33,8 @@ class Planner:
     def __init__(
         self, n_seeds: int, axes: Sequence[Axis], *, per_row: int = 1, random_seed: int = 0
     ) -> None:
-        if n_seeds < 1:
-            raise ValueError("a plan needs at least one seed")
+        if n_seeds < 0:
+            raise ValueError("n_seeds must not be negative")
         self.n_seeds = n_seeds
         self.axes = list(axes)
         self.per_row = min(per_row, n_seeds)
@@ -52,15 +56,20 @@ class Planner:
 
     def row(self, index: int) -> PlannedRow:
         rng = self._rng("row", index)
+        if not self.n_seeds:  # a task that needs no seeds (magpie): axis values only
+            return PlannedRow(index, (), self._draw(rng))
         primary = self._primary(index)
         seeds = [primary]
         if self.per_row > 1:
             others = [i for i in range(self.n_seeds) if i != primary]
             seeds.extend(rng.sample(others, self.per_row - 1))
+        return PlannedRow(index, tuple(seeds), self._draw(rng))
+
+    def _draw(self, rng: random.Random) -> dict[str, Any]:
         drawn: dict[str, Any] = {}
         for axis in self.axes:
             drawn[axis.name] = axis.sample(rng, drawn)
-        return PlannedRow(index, tuple(seeds), drawn)
+        return drawn
 
     def rows(self, count: int, start: int = 0) -> Iterator[PlannedRow]:
         for index in range(start, start + count):

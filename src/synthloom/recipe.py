@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from synthloom.errors import RecipeError
+from synthloom.taskspecs import SPECS, Candidate, TaskSpec
 
 
 class _Strict(BaseModel):
@@ -60,31 +61,17 @@ class BudgetSettings(_Strict):
     max_cost: float | None = Field(default=None, gt=0)  # USD; needs model.prices
 
 
-class TaskSpec(_Strict):
-    kind: Literal["expand"] = "expand"
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
-    template: str = Field(min_length=1)  # inline Jinja2, or a file path relative to the recipe
-    system: str | None = None  # same rule as template
-    output_schema: dict[str, Any] = Field(alias="schema", min_length=1)
-    few_shot: int = Field(default=3, ge=1, le=64)  # seeds shown per row
-    prompt_field: str | None = None  # which output field is the user turn when exporting
-    response_field: str | None = None  # which output field is the assistant turn
-
-    @property
-    def task_name(self) -> str:
-        return self.name or self.kind
-
-
 class Recipe(_Strict):
     """A recipe as typed objects: what YAML loads into, and what Python users build directly."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    seeds: str | list[dict[str, Any]]  # a JSONL/CSV/Parquet path, or the seeds themselves
+    # a JSONL/CSV/Parquet path, or the seeds themselves; only magpie runs without seeds
+    seeds: str | list[dict[str, Any]] | None = None
     target: int = Field(ge=1)
     random_seed: int = 0
     model: ModelSettings = Field(default_factory=ModelSettings)
     axes: dict[str, Any] = Field(default_factory=dict)
-    tasks: list[TaskSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(min_length=1)  # run in order; one may read another's output
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
@@ -167,6 +154,12 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Nod
 
 def _field_path(loc: tuple[str | int, ...]) -> str:
     out = ""
+    # a task's errors carry its kind as a union tag after the index: tasks.0.label.labels
+    loc = tuple(
+        p
+        for i, p in enumerate(loc)
+        if not (p in SPECS and i >= 2 and loc[i - 2] == "tasks" and isinstance(loc[i - 1], int))
+    )
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
@@ -175,10 +168,18 @@ def _field_path(loc: tuple[str | int, ...]) -> str:
     return out
 
 
+_MODELS: list[type[BaseModel]] = [
+    Recipe,
+    ModelSettings,
+    Prices,
+    BudgetSettings,
+    Candidate,
+    *SPECS.values(),
+]
 _KNOWN_KEYS = sorted(
     {
         f.alias or name
-        for cls in (Recipe, ModelSettings, TaskSpec, Prices, BudgetSettings)
+        for cls in _MODELS
         for name, f in cls.model_fields.items()
     }
 )
@@ -190,6 +191,9 @@ def _describe(err: Any) -> str:
         close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
         return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        kind = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
+        return f"unknown task kind {kind!r} (choose from: {', '.join(SPECS)})"
     if err["type"] == "missing":
         return "required field is missing"
     value = repr(err.get("input"))
@@ -207,6 +211,8 @@ def recipe_from_dict(
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if p != "base_dir")
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "kind")
         field = _field_path(loc) or "<top level>"
         line = source.line_of(field) if source else None
         raise RecipeError(_describe(err), file=file, field=field, line=line) from None

@@ -33,6 +33,7 @@ class Provenance:
     started_at: str = ""
     finished_at: str = ""
     synthloom_version: str = ""
+    parent: str | None = None  # the input this row was made from: a seed or an earlier record
 
     def to_dict(self) -> dict[str, Any]:
         # not dataclasses.asdict: its recursive deep copy was the largest cost per row
@@ -53,6 +54,7 @@ class Provenance:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "synthloom_version": self.synthloom_version,
+            "parent": self.parent,
         }
 
     @classmethod

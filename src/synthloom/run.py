@@ -20,7 +20,7 @@ from synthloom.engine.limits import Budget
 from synthloom.engine.retry import RetryPolicy
 from synthloom.engine.runner import Engine
 from synthloom.export.formats import full_record
-from synthloom.pipeline import Prepared, prepare
+from synthloom.pipeline import Prepared, Stage, prepare
 from synthloom.recipe import Recipe, load_recipe
 from synthloom.records import Record, Status
 from synthloom.store.sqlite import RunStore
@@ -29,7 +29,7 @@ DATASET_FILE = "dataset.jsonl"
 REJECTED_FILE = "rejected.jsonl"
 
 KEEP_JOBS_UP_TO = 20_000  # rendered prompts of a plan this size fit in tens of MB
-OnStart = Callable[[int, int], None]  # (rows to generate now, rows already done)
+OnStart = Callable[[str, int, int], None]  # (task, rows to generate now, rows already done)
 
 
 @dataclass(slots=True)
@@ -132,28 +132,17 @@ async def _generate(
     on_record: Callable[[Record], None] | None,
 ) -> RunSummary:
     recipe = prepared.recipe
-    summary = RunSummary(store.path.parent, planned=count * len(prepared.tasks))
+    summary = RunSummary(store.path.parent)
     store.set_meta("recipe", recipe.model_dump(mode="json", by_alias=True))
-    store.set_meta("export", {t.name: _roles(recipe, t.name) for t in prepared.tasks})
-    # The plan (ids + fingerprints) is fixed before anything runs. Jobs built for it are kept
-    # for the run when the plan is small; a large plan rebuilds them lazily instead, so memory
-    # does not grow with the target count.
-    kept = list(_jobs(prepared, count)) if summary.planned <= KEEP_JOBS_UP_TO else None
-    store.set_plan(
-        (job.record_id, job.task, job.sample, job.fingerprint)
-        for job in (kept if kept is not None else _jobs(prepared, count))
-    )
-    done = store.completed_ids()
-    summary.resumed = len(done)
+    store.set_meta("export", {t.name: t.shape.to_dict() for t in prepared.tasks})
+    store.retain_plan(t.name for t in prepared.tasks)
     store.log_event(
         "run_start",
-        planned=summary.planned,
-        resumed=summary.resumed,
+        tasks=[t.name for t in prepared.tasks],
+        count=count,
         backend=backend.name,
         model=backend.model_id,
     )
-    if on_start is not None:
-        on_start(summary.planned - summary.resumed, summary.resumed)
     engine = Engine(
         backend,
         store,
@@ -167,8 +156,12 @@ async def _generate(
         budget=_budget(recipe, store),
     )
     try:
-        source = iter(kept) if kept is not None else _jobs(prepared, count)
-        await engine.run(job for job in source if job.record_id not in done)
+        # Stages run in recipe order: a task that reads another's output starts when that
+        # task is done, from its accepted records.
+        for stage in prepared.stages:
+            await _run_stage(stage, prepared, store, engine, count, summary, on_start)
+            if engine.budget is not None and engine.budget.stopped:
+                break
     except BaseExceptionGroup as group:  # TaskGroup wraps; surface the first real cause
         raise group.exceptions[0] from None
     finally:
@@ -178,6 +171,48 @@ async def _generate(
     if summary.stopped:
         store.log_event("budget_stop", reason=summary.stopped)
     return summary
+
+
+async def _run_stage(
+    stage: Stage,
+    prepared: Prepared,
+    store: RunStore,
+    engine: Engine,
+    count: int,
+    summary: RunSummary,
+    on_start: OnStart | None,
+) -> None:
+    task = stage.task
+    upstream = None
+    if stage.upstream is not None:
+        upstream = [
+            {"id": r.id, **r.data}
+            for r in store.planned_records(Status.ACCEPTED, task=stage.upstream)
+        ]
+
+    def jobs() -> Iterator[Job]:
+        for row in stage.rows(prepared.planner, count, upstream):
+            yield task.job(row)
+
+    items = stage.items if stage.items is not None else upstream
+    planned = count if items is None else min(count, len(items)) * task.variants
+    # The plan (ids + fingerprints) is fixed before anything runs. Jobs built for it are kept
+    # for the run when the plan is small; a large plan rebuilds them lazily instead, so memory
+    # does not grow with the target count.
+    kept = list(jobs()) if planned <= KEEP_JOBS_UP_TO else None
+    store.set_plan(
+        task.name,
+        ((job.record_id, job.sample, job.fingerprint) for job in (kept or jobs())),
+    )
+    done = store.completed_ids(task.name)
+    task.resume(store.planned_records(Status.ACCEPTED, task=task.name))
+    summary.planned += planned
+    summary.resumed += len(done)
+    store.log_event("stage_start", task=task.name, planned=planned, resumed=len(done))
+    if on_start is not None:
+        on_start(task.name, planned - len(done), len(done))
+    source = iter(kept) if kept is not None else jobs()
+    await engine.run(job for job in source if job.record_id not in done)
 
 
 def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
@@ -195,22 +230,6 @@ def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
     budget.spent_tokens = prompt + completion
     budget.spent_cost = (prompt * budget.input_price + completion * budget.output_price) / 1e6
     return budget
-
-
-def _jobs(prepared: Prepared, count: int) -> Iterator[Job]:
-    for task in prepared.tasks:
-        for row in prepared.planner.rows(count):
-            yield task.job(row)
-
-
-def _roles(recipe: Recipe, task_name: str) -> dict[str, Any]:
-    spec = next(t for t in recipe.tasks if t.task_name == task_name)
-    return {
-        "kind": spec.kind,
-        "fields": list(spec.output_schema),
-        "prompt_field": spec.prompt_field,
-        "response_field": spec.response_field,
-    }
 
 
 def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from synthloom.backends.base import Message
+from synthloom.backends.base import GenerationRequest, Message
 
 CHARS_PER_TOKEN = 4.0
 
@@ -17,3 +17,9 @@ def count_tokens(text: str) -> int:
 
 def count_message_tokens(messages: Iterable[Message]) -> int:
     return sum(count_tokens(m["content"]) for m in messages)
+
+
+def count_request_tokens(request: GenerationRequest) -> int:
+    if request.prompt is not None:
+        return count_tokens(request.prompt)
+    return count_message_tokens(request.messages)

@@ -92,8 +92,8 @@ def test_kill_half_way_then_resume(server: tuple[str, Path], tmp_path: Path) -> 
     key_of = {}
     for row in prepared.planner.rows(TOTAL):
         job = prepared.tasks[0].job(row)
-        body = {"messages": list(job.request.messages), "seed": job.request.seed}
-        key_of[request_digest(body)] = engine.cache_key(job.request, job.sample)
+        body = {"messages": list(job.first.messages), "seed": job.first.seed}
+        key_of[request_digest(body)] = engine.cache_key(job.first, job.sample)
     repeated = [c for c in second if key_of[c["digest"]] in cached]
     assert repeated == [], "a request completed before the kill was sent again"
     assert len(second) <= TOTAL - done + 16  # the rest, plus at most the calls in flight

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import synthloom
-from synthloom import FakeBackend, ModelSettings, Recipe, TaskSpec
+from synthloom import ExpandSpec, FakeBackend, ModelSettings, Recipe
 from synthloom.estimate import count_tokens
 from synthloom.pipeline import prepare
 from tests.helpers import cli, read_jsonl, write_recipe
@@ -23,7 +23,7 @@ def test_a_recipe_built_from_python_objects_runs(tmp_path: Path) -> None:
         model=ModelSettings(backend="fake"),
         axes={"tone": ["calm", "urgent"]},
         tasks=[
-            TaskSpec(
+            ExpandSpec(
                 template="Like '{{ seed.q }}', in a {{ tone }} tone.",
                 schema={"instruction": "string", "output": "string"},
                 few_shot=1,
@@ -53,7 +53,7 @@ def test_estimate_counts_rendered_prompts_and_prices(tmp_path: Path) -> None:
     expected_prompt = sum(
         count_tokens(m["content"])
         for row in prepared.planner.rows(7)
-        for m in prepared.tasks[0].job(row).request.messages
+        for m in prepared.tasks[0].job(row).first.messages
     )
     assert est.rows == 7
     assert est.calls == 7
@@ -96,7 +96,7 @@ def test_cli_dry_run_prints_progress_and_summary(tmp_path: Path) -> None:
     assert rows[0]["provenance"]["backend"] == "fake"
 
     again = _cli("run", str(path), "-o", str(tmp_path / "out"), "-n", "9", "--dry-run")
-    assert "resuming: 9 rows already done" in again.stderr
+    assert "resuming, 9 rows already done" in again.stderr
     assert "0 (+0 from cache)" in again.stdout
 
 

@@ -212,6 +212,10 @@ def test_primary_seed_is_the_template_seed(recipe: Recipe) -> None:
         assert ctx["age_group"] == row.axes["age_group"]
 
 
-def test_planner_needs_a_seed() -> None:
-    with pytest.raises(ValueError, match="at least one seed"):
-        Planner(0, [])
+def test_planner_without_seeds_still_draws_axes() -> None:
+    axis = Categorical("style", ["a", "b"], [1.0, 1.0])
+    rows = list(Planner(0, [axis]).rows(5))
+    assert all(r.seed_indices == () for r in rows)
+    assert {r.axes["style"] for r in rows} <= {"a", "b"}
+    with pytest.raises(ValueError, match="negative"):
+        Planner(-1, [])

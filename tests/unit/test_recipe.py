@@ -306,7 +306,7 @@ def test_undefined_seed_field_names_the_field_and_the_seed(tmp_path: Path) -> No
 def test_undefined_variable_is_named(tmp_path: Path) -> None:
     err = _prepare(_recipe(tmp_path, BASE.replace("{{ persona }}", "{{ persnoa }}")))
     assert err.cause.startswith("template uses an undefined name: 'persnoa' is undefined")
-    assert "(available: axes, examples, fields, persona, row, schema_json, seed)" in err.cause
+    assert "(available: axes, examples, fields, item, persona, row, schema_json, seed)" in err.cause
 
 
 @pytest.mark.parametrize(

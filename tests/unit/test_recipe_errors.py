@@ -92,7 +92,13 @@ def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
         ("target: 10", "target: many", "target", 3, "valid integer"),
         ("target: 10", "target: 0", "target", 3, "greater than or equal"),
         ("  backend: fake", "  backend: gpt", "model.backend", 5, "'embedded'"),
-        ("  - kind: expand", "  - kind: nonsense", "tasks[0].kind", 10, "'expand'"),
+        (
+            "  - kind: expand",
+            "  - kind: nonsense",
+            "tasks[0].kind",
+            10,
+            "unknown task kind 'nonsense'",
+        ),
     ],
 )
 def test_bad_values_name_field_and_line(

@@ -195,7 +195,7 @@ def test_sigkill_mid_run_then_resume_repeats_no_completed_call(tmp_path: Path) -
     digest_to_key = {}
     for row in prepared.planner.rows(total):
         job = prepared.tasks[0].job(row)
-        digest_to_key[_digest(job.request)] = engine.cache_key(job.request, job.sample)
+        digest_to_key[_digest(job.first)] = engine.cache_key(job.first, job.sample)
     repeated = [d for d in calls_run2 if digest_to_key[d] in cached_keys]
     assert repeated == [], "a call completed before the kill was made again"
     assert len(set(calls_all)) == total  # every row called once, at most a few in flight twice
@@ -244,7 +244,7 @@ def test_ctrl_c_stops_cleanly_keeps_outputs_and_resumes(tmp_path: Path) -> None:
         _cli("run", str(recipe), "-o", str(out), "-n", "200"), capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert f"resuming: {len(written)} rows already done" in result.stderr
+    assert f"resuming, {len(written)} rows already done" in result.stderr
     assert len(read_jsonl(out / "dataset.jsonl")) == 200
 
 

@@ -23,24 +23,37 @@ class GenerationRequest:
     top_p: float | None = None
     max_tokens: int = 400
     seed: int | None = None  # per-row sampling seed: reproducible, and distinct between rows
+    # Raw text completion instead of chat: the model continues ``prompt`` verbatim, with no
+    # chat template applied (magpie needs this to sample a user turn from the template itself).
+    prompt: str | None = None
+    stop: tuple[str, ...] = ()
+    model: str | None = None  # another model on the same server (openai backend only)
+
+    @property
+    def is_raw(self) -> bool:
+        return self.prompt is not None
 
     def chat_arguments(self) -> dict[str, Any]:
-        """Messages and sampling knobs as chat-completion APIs name them (unset ones left out);
-        each backend adds its own way of asking for the schema."""
-        args: dict[str, Any] = {
-            "messages": list(self.messages),
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
+        """Messages (or the raw prompt) and sampling knobs as OpenAI-style APIs name them,
+        unset ones left out; each backend adds its own way of asking for the schema."""
+        args: dict[str, Any] = (
+            {"prompt": self.prompt}
+            if self.prompt is not None
+            else {"messages": list(self.messages)}
+        )
+        args["temperature"] = self.temperature
+        args["max_tokens"] = self.max_tokens
         if self.top_p is not None:
             args["top_p"] = self.top_p
         if self.seed is not None:
             args["seed"] = self.seed
+        if self.stop:
+            args["stop"] = list(self.stop)
         return args
 
     def payload(self) -> dict[str, Any]:
         """What identifies this request for the cache (the messages and every sampling knob)."""
-        return {
+        out: dict[str, Any] = {
             "messages": list(self.messages),
             "json_schema": self.json_schema,
             "temperature": self.temperature,
@@ -48,6 +61,20 @@ class GenerationRequest:
             "max_tokens": self.max_tokens,
             "seed": self.seed,
         }
+        # only when set, so the cache keys of plain chat requests stay what they were
+        if self.prompt is not None:
+            out["prompt"] = self.prompt
+        if self.stop:
+            out["stop"] = list(self.stop)
+        if self.model is not None:
+            out["model"] = self.model
+        return out
+
+    def prompt_text(self) -> str:
+        """All the text the model reads, for token estimates."""
+        if self.prompt is not None:
+            return self.prompt
+        return "".join(m["content"] for m in self.messages)
 
 
 @dataclass(slots=True)

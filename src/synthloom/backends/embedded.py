@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -84,19 +85,35 @@ class EmbeddedBackend(Backend):
 
     def _generate_sync(self, request: GenerationRequest) -> Completion:
         llama = self._load()
+        if request.model is not None:
+            raise BackendError(
+                "the embedded backend runs one model; a per-request model needs backend 'openai'",
+                retryable=False,
+            )
         kwargs = request.chat_arguments()
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         try:
-            result = llama.create_chat_completion(**kwargs)
+            if request.is_raw:
+                kwargs.pop("response_format", None)
+                if request.json_schema is not None:
+                    from llama_cpp.llama_grammar import LlamaGrammar
+
+                    kwargs["grammar"] = LlamaGrammar.from_json_schema(
+                        json.dumps(request.json_schema), verbose=False
+                    )
+                result = llama.create_completion(**kwargs)
+            else:
+                result = llama.create_chat_completion(**kwargs)
         except ValueError as exc:  # llama.cpp reports context overflow this way
             raise BackendError(
                 f"embedded model rejected the request: {exc}", retryable=False
             ) from exc
         choice = result["choices"][0]
         usage = result.get("usage") or {}
+        text = choice["text"] if request.is_raw else choice["message"]["content"]
         return Completion(
-            text=choice["message"]["content"] or "",
+            text=text or "",
             usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
             finish_reason=str(choice.get("finish_reason") or "stop"),
         )

@@ -84,12 +84,14 @@ class FakeBackend(Backend):
 
     @staticmethod
     def _wrap(request: GenerationRequest, text: str) -> Completion:
-        prompt_chars = sum(len(m["content"]) for m in request.messages)
+        prompt_chars = len(request.prompt_text())
         return Completion(text, Usage(prompt_chars // 4 + 1, len(text) // 4 + 1), "stop")
 
     @staticmethod
     def _synthesize(request: GenerationRequest) -> str:
         digest = hashlib.sha256(orjson.dumps(request.payload())).digest()
+        if request.is_raw and request.json_schema is None:  # a plain continuation of the prompt
+            return str(_value("text", {}, digest, 0))
         schema = request.json_schema or {"properties": {"text": {"type": "string"}}}
         out = {
             name: _value(name, spec, digest, i)

@@ -90,7 +90,7 @@ class OpenAIBackend(Backend):
         return self._session
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
-        body = {"model": self._model, **request.chat_arguments()}
+        body = {"model": request.model or self._model, **request.chat_arguments()}
         kind = self.response_format
         if request.json_schema is not None and kind == "json_schema":
             body["response_format"] = {
@@ -109,9 +109,8 @@ class OpenAIBackend(Backend):
         format_used = self._format
         body = self._body(request)
         try:
-            async with session.post(
-                f"{self.base_url}/chat/completions", data=orjson.dumps(body)
-            ) as resp:
+            endpoint = "completions" if request.is_raw else "chat/completions"
+            async with session.post(f"{self.base_url}/{endpoint}", data=orjson.dumps(body)) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
@@ -140,7 +139,7 @@ class OpenAIBackend(Backend):
                 status=status,
                 retry_after=retry_after,
             )
-        return _completion(raw)
+        return _completion(raw, raw_text=request.is_raw)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -148,12 +147,12 @@ class OpenAIBackend(Backend):
             self._session = None
 
 
-def _completion(raw: bytes) -> Completion:
+def _completion(raw: bytes, *, raw_text: bool = False) -> Completion:
     """A 200 with a broken body (truncated, not JSON, no choices) is a transport fault: retry."""
     try:
         payload = json.loads(raw)
         choice = payload["choices"][0]
-        text = choice["message"]["content"] or ""
+        text = (choice["text"] if raw_text else choice["message"]["content"]) or ""
         usage = payload.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise BackendError(

@@ -16,13 +16,14 @@ from typing import Any
 import orjson
 
 from synthloom.backends.base import Backend, Completion, GenerationRequest, Message
-from synthloom.engine.job import Job
+from synthloom.engine.job import Dropped, Job
 from synthloom.engine.limits import AdaptiveLimit, Budget, BudgetExhausted, TokenBucket
 from synthloom.engine.retry import RetryPolicy
 from synthloom.errors import BackendError, GenerationFailed
 from synthloom.records import Provenance, Record, Status
+from synthloom.schema import OutputSchema
 from synthloom.store.sqlite import RunStore, utcnow
-from synthloom.tokens import count_message_tokens
+from synthloom.tokens import count_request_tokens
 
 REASK = (
     "Your reply could not be used: {problem}. Reply again with only one JSON object that "
@@ -87,41 +88,31 @@ class Engine:
     async def _produce(self, job: Job) -> tuple[Record, tuple[str, dict[str, Any]] | None]:
         prov = job.provenance
         prov.started_at = utcnow()
-        messages: list[Message] = list(job.request.messages)
-        last_text: str | None = None
+        session = _RowCalls(self, job)
         try:
-            for _ in range(self.max_reasks + 1):
-                request = replace(job.request, messages=tuple(messages))
-                completion, pending = await self._call(request, job.sample, prov)
-                prov.attempts += 1
-                prov.prompt_tokens += completion.usage.prompt_tokens
-                prov.completion_tokens += completion.usage.completion_tokens
-                last_text = completion.text
-                try:
-                    data = job.schema.parse(completion.text)
-                except ValueError as exc:
-                    if pending is not None:  # a re-ask follows: keep this call right away
-                        self.store.cache_put(*pending)
-                    problem = str(exc)
-                    if completion.finish_reason == "length":
-                        problem += " (the reply was cut off at the token limit; be shorter)"
-                    messages.append({"role": "assistant", "content": completion.text})
-                    messages.append({"role": "user", "content": REASK.format(problem=problem)})
-                    continue
-                prov.finished_at = utcnow()
-                return Record(job.record_id, job.task, data, prov), pending
-            raise GenerationFailed(
-                f"no valid output after {prov.attempts} attempts: {problem}",
-                error_class="InvalidOutput",
-                attempts=prov.attempts,
-                last_output=last_text,
-            )
+            data = await job.program(session)
         except BudgetExhausted:
             raise
+        except Dropped as drop:
+            prov.finished_at = utcnow()
+            record = Record(
+                job.record_id,
+                job.task,
+                drop.data,
+                prov,
+                status=Status.REJECTED,
+                reason=drop.reason,
+                error=drop.detail,
+            )
+            return record, session.pending
         except GenerationFailed as exc:
-            return self._failed(job, exc.error_class, str(exc), last_text), None
+            failed = self._failed(job, exc.error_class, str(exc), session.last_text)
+            return failed, session.pending  # its completed calls are kept, like any others
         except Exception as exc:  # a bug or an unexpected backend fault: a failed row, not a gap
-            return self._failed(job, type(exc).__name__, str(exc), last_text), None
+            failed = self._failed(job, type(exc).__name__, str(exc), session.last_text)
+            return failed, session.pending
+        prov.finished_at = utcnow()
+        return Record(job.record_id, job.task, data, prov), session.pending
 
     def _failed(self, job: Job, error_class: str, message: str, last: str | None) -> Record:
         job.provenance.finished_at = utcnow()
@@ -136,21 +127,23 @@ class Engine:
             error=f"{error_class}: {message}",
         )
 
-    def cache_key(self, request: GenerationRequest, sample: int) -> str:
+    def cache_key(self, request: GenerationRequest, sample: int, step: int = 0) -> str:
         payload = {**self._identity, "sample": sample, **request.payload()}
+        if step:  # absent for a row's first call, so single-call rows keep their keys
+            payload["step"] = step
         return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
     async def _call(
-        self, request: GenerationRequest, sample: int, prov: Provenance
+        self, request: GenerationRequest, sample: int, prov: Provenance, step: int = 0
     ) -> tuple[Completion, tuple[str, dict[str, Any]] | None]:
         """The completion, and the cache entry still to commit when it came from the backend."""
-        key = self.cache_key(request, sample)
+        key = self.cache_key(request, sample, step)
         cached = self.store.cache_get(key)
         if cached is not None:
             self.cache_hits += 1
             prov.cached_calls += 1
             return Completion.from_dict(cached), None
-        prompt_estimate = count_message_tokens(request.messages)
+        prompt_estimate = count_request_tokens(request)
         retry = 0
         while True:
             completion, error = await self._attempt(request, prompt_estimate)
@@ -207,3 +200,53 @@ class Engine:
         if self.budget is not None and reserved is not None:
             self.budget.settle(reserved, *used)
         return completion, error
+
+
+class _RowCalls:
+    """The ``Calls`` a job's program gets: every call goes through the engine's cache, retries
+    and pacing, and is counted into the row's provenance. A completed call is made durable
+    before the next one starts; the row's last call is committed with its record."""
+
+    def __init__(self, engine: Engine, job: Job) -> None:
+        self.engine = engine
+        self.job = job
+        self.pending: tuple[str, dict[str, Any]] | None = None
+        self.last_text: str | None = None
+        self._step = 0
+
+    async def complete(self, request: GenerationRequest) -> Completion:
+        if self.pending is not None:
+            self.engine.store.cache_put(*self.pending)
+            self.pending = None
+        prov = self.job.provenance
+        # the step keeps two equal requests of one row apart (two candidates at one setting)
+        step, self._step = self._step, self._step + 1
+        completion, self.pending = await self.engine._call(request, self.job.sample, prov, step)
+        prov.attempts += 1
+        prov.prompt_tokens += completion.usage.prompt_tokens
+        prov.completion_tokens += completion.usage.completion_tokens
+        self.last_text = completion.text
+        return completion
+
+    async def json(self, request: GenerationRequest, schema: OutputSchema) -> dict[str, Any]:
+        messages: list[Message] = list(request.messages)
+        problem = ""
+        for attempt in range(self.engine.max_reasks + 1):
+            ask = request if attempt == 0 else replace(request, messages=tuple(messages))
+            completion = await self.complete(ask)
+            try:
+                return schema.parse(completion.text)
+            except ValueError as exc:
+                problem = str(exc)
+            if completion.finish_reason == "length":
+                problem += " (the reply was cut off at the token limit; be shorter)"
+            if request.is_raw:
+                break  # a raw continuation has no conversation to re-ask in
+            messages.append({"role": "assistant", "content": completion.text})
+            messages.append({"role": "user", "content": REASK.format(problem=problem)})
+        raise GenerationFailed(
+            f"no valid output after {self.job.provenance.attempts} attempts: {problem}",
+            error_class="InvalidOutput",
+            attempts=self.job.provenance.attempts,
+            last_output=self.last_text,
+        )

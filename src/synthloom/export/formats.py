@@ -11,19 +11,26 @@ import orjson
 from synthloom.errors import SynthloomError
 from synthloom.records import Record
 
-_PROMPT_NAMES = ("question", "instruction", "prompt", "query", "input", "user")
+_PROMPT_NAMES = ("question", "instruction", "prompt", "query", "input", "user", "scenario")
 _RESPONSE_NAMES = ("answer", "response", "output", "completion", "reply", "assistant")
+_SHAREGPT_ROLES = {"user": "human", "assistant": "gpt", "system": "system"}
 
 
 @dataclass(slots=True, frozen=True)
 class Roles:
-    """Which output field is the user's turn and which is the assistant's."""
+    """Which output field is the user's turn and which the assistant's; or, for a conversation,
+    which field holds the whole list of messages."""
 
     prompt: str
     response: str
+    messages: str | None = None
+    kind: str = "expand"
 
     @classmethod
     def resolve(cls, task: str, info: dict[str, Any]) -> Roles:
+        kind = str(info.get("kind") or "expand")
+        if info.get("messages_field"):
+            return cls("", "", info["messages_field"], kind)
         fields: list[str] = list(info.get("fields", []))
         prompt = info.get("prompt_field") or next((f for f in _PROMPT_NAMES if f in fields), None)
         response = info.get("response_field") or next(
@@ -36,7 +43,7 @@ class Roles:
                 f"task {task!r}: cannot tell which of the fields {fields} is the prompt and which "
                 "the response; set prompt_field and response_field in the recipe's task"
             )
-        return cls(prompt, response)
+        return cls(prompt, response, None, kind)
 
 
 def _text(record: Record, field: str) -> str:
@@ -44,29 +51,53 @@ def _text(record: Record, field: str) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
+def _messages(record: Record, roles: Roles) -> list[dict[str, str]]:
+    if roles.messages is not None:
+        turns = record.data.get(roles.messages) or []
+        return [{"role": str(t["role"]), "content": str(t["content"])} for t in turns]
+    return [
+        {"role": "user", "content": _text(record, roles.prompt)},
+        {"role": "assistant", "content": _text(record, roles.response)},
+    ]
+
+
 def openai_chat(record: Record, roles: Roles) -> dict[str, Any]:
-    return {
-        "messages": [
-            {"role": "user", "content": _text(record, roles.prompt)},
-            {"role": "assistant", "content": _text(record, roles.response)},
-        ]
-    }
+    return {"messages": _messages(record, roles)}
 
 
 def sharegpt(record: Record, roles: Roles) -> dict[str, Any]:
     return {
         "conversations": [
-            {"from": "human", "value": _text(record, roles.prompt)},
-            {"from": "gpt", "value": _text(record, roles.response)},
+            {"from": _SHAREGPT_ROLES.get(m["role"], m["role"]), "value": m["content"]}
+            for m in _messages(record, roles)
         ]
     }
 
 
 def alpaca(record: Record, roles: Roles) -> dict[str, Any]:
+    if roles.messages is not None:
+        raise SynthloomError(
+            f"task {record.task!r} holds multi-turn conversations; alpaca has one instruction "
+            "and one output, so export them as openai-chat or sharegpt"
+        )
     return {
         "instruction": _text(record, roles.prompt),
         "input": "",
         "output": _text(record, roles.response),
+    }
+
+
+def dpo(record: Record, roles: Roles) -> dict[str, Any]:
+    """TRL's standard preference format: prompt, chosen and rejected as plain text."""
+    if roles.kind != "preference":
+        raise SynthloomError(
+            f"task {record.task!r} is a {roles.kind} task; the dpo format needs preference "
+            "records (a task with kind: preference), or pick its task with --task"
+        )
+    return {
+        "prompt": _text(record, "prompt"),
+        "chosen": _text(record, "chosen"),
+        "rejected": _text(record, "rejected"),
     }
 
 
@@ -100,6 +131,7 @@ ROLE_FORMATS: dict[str, Converter] = {
     "openai-chat": openai_chat,
     "sharegpt": sharegpt,
     "alpaca": alpaca,
+    "dpo": dpo,
 }
 RAW_FORMATS: dict[str, RawConverter] = {"jsonl": full_record, "parquet": flat_record}
 FORMATS = (*ROLE_FORMATS, *RAW_FORMATS)

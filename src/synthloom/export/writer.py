@@ -14,8 +14,17 @@ from synthloom.records import Status
 from synthloom.store.sqlite import STORE_FILE, RunStore
 
 
-def export(outdir: str | Path, format: str, path: str | Path) -> int:
-    """Write the run's accepted records to ``path``; returns how many rows were written."""
+def export(
+    outdir: str | Path,
+    format: str,
+    path: str | Path,
+    *,
+    tasks: list[str] | None = None,
+) -> int:
+    """Write the run's accepted records to ``path``; returns how many rows were written.
+
+    ``tasks`` picks which tasks' records to write (default: all; for ``dpo``, every preference
+    task)."""
     if format not in FORMATS:
         raise SynthloomError(
             f"unknown export format {format!r} (choose from: {', '.join(FORMATS)})"
@@ -26,9 +35,12 @@ def export(outdir: str | Path, format: str, path: str | Path) -> int:
     path = Path(path)
     with RunStore(store_path) as store:
         roles_info: dict[str, Any] = store.get_meta("export") or {}
+        chosen = _chosen_tasks(roles_info, format, tasks)
         roles: dict[str, Roles] = {}
         rows: list[dict[str, Any]] = []
         for record in store.planned_records(Status.ACCEPTED):
+            if chosen is not None and record.task not in chosen:
+                continue
             if format in ROLE_FORMATS:
                 if record.task not in roles:
                     roles[record.task] = Roles.resolve(record.task, roles_info.get(record.task, {}))
@@ -48,3 +60,23 @@ def export(outdir: str | Path, format: str, path: str | Path) -> int:
                 fh.write(orjson.dumps(row) + b"\n")
     os.replace(tmp, path)
     return len(rows)
+
+
+def _chosen_tasks(info: dict[str, Any], format: str, tasks: list[str] | None) -> set[str] | None:
+    if tasks:
+        unknown = sorted(set(tasks) - set(info))
+        if unknown:
+            raise SynthloomError(
+                f"no task {unknown[0]!r} in this run (tasks: {', '.join(info) or 'none'})"
+            )
+        return set(tasks)
+    if format == "dpo":
+        preference = {name for name, shape in info.items() if shape.get("kind") == "preference"}
+        if not preference:
+            listing = ", ".join(f"{name} ({shape.get('kind')})" for name, shape in info.items())
+            raise SynthloomError(
+                "the dpo format needs preference records, and this run has no preference task "
+                f"(tasks: {listing or 'none'})"
+            )
+        return preference
+    return None

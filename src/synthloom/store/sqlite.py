@@ -118,39 +118,57 @@ class RunStore:
                 ),
             )
 
-    def set_plan(self, entries: Iterable[tuple[str, str, int, str]]) -> None:
-        """Replace the plan with (id, task, row, fingerprint) rows, atomically."""
+    def set_plan(self, task: str, entries: Iterable[tuple[str, int, str]]) -> None:
+        """Replace one task's part of the plan with (id, row, fingerprint) rows, atomically."""
         with self._db:
-            self._db.execute("DELETE FROM plan")
+            self._db.execute("DELETE FROM plan WHERE task = ?", (task,))
             self._db.executemany(
-                "INSERT INTO plan (id, task, row, fingerprint) VALUES (?, ?, ?, ?)", entries
+                "INSERT INTO plan (id, task, row, fingerprint) VALUES (?, ?, ?, ?)",
+                ((rid, task, row, fp) for rid, row, fp in entries),
             )
 
-    def completed_ids(self) -> set[str]:
+    def retain_plan(self, tasks: Iterable[str]) -> None:
+        """Drop the plan of tasks no longer in the recipe (their records stay in the store)."""
+        names = list(tasks)
+        marks = ",".join("?" * len(names))
+        with self._db:
+            # only "?" placeholders are formatted in; the names are bound parameters
+            self._db.execute(f"DELETE FROM plan WHERE task NOT IN ({marks})", names)  # noqa: S608
+
+    def completed_ids(self, task: str | None = None) -> set[str]:
         """Planned rows already finished under the same fingerprint. Failed rows are not
         finished: a re-run tries them again (their successful calls come from the cache)."""
-        rows = self._db.execute(
+        sql = (
             "SELECT r.id FROM records r JOIN plan p"
-            " ON p.id = r.id AND p.fingerprint = r.fingerprint WHERE r.status != ?",
-            (str(Status.FAILED),),
+            " ON p.id = r.id AND p.fingerprint = r.fingerprint WHERE r.status != ?"
         )
-        return {row[0] for row in rows}
+        params = [str(Status.FAILED)]
+        if task is not None:
+            sql += " AND p.task = ?"
+            params.append(task)
+        return {row[0] for row in self._db.execute(sql, params)}
 
-    def planned_records(self, status: Status | None = None) -> Iterator[Record]:
+    def planned_records(
+        self, status: Status | None = None, task: str | None = None
+    ) -> Iterator[Record]:
         """The dataset as the latest plan defines it, in task and row order."""
         sql = (
             "SELECT r.id, r.task, r.status, r.reason, r.error, r.data, r.provenance, r.scores"
             " FROM records r JOIN plan p ON p.id = r.id AND p.fingerprint = r.fingerprint"
+            " WHERE 1 = 1"
         )
         params: list[str] = []
         if status is not None:
-            sql += " WHERE r.status = ?"
+            sql += " AND r.status = ?"
             params.append(str(status))
+        if task is not None:
+            sql += " AND p.task = ?"
+            params.append(task)
         sql += " ORDER BY r.task, r.row"
-        for rid, task, st, reason, error, data, prov, scores in self._db.execute(sql, params):
+        for rid, task_name, st, reason, error, data, prov, scores in self._db.execute(sql, params):
             yield Record(
                 id=rid,
-                task=task,
+                task=task_name,
                 data=orjson.loads(data),
                 provenance=Provenance.from_dict(orjson.loads(prov)),
                 status=Status(st),
