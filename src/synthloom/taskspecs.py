@@ -167,12 +167,7 @@ class EvolInstructSpec(_TaskBase):
     kind: Literal["evol_instruct"] = "evol_instruct"
     instruction_field: str | None = None  # default: instruction/question/prompt/... in seeds
     rounds: int = Field(default=2, ge=1, le=8)
-    operations: list[Literal["constraints", "deepen", "concretize", "reasoning", "breadth"]] = (
-        Field(
-            default_factory=lambda: ["constraints", "deepen", "concretize", "reasoning", "breadth"],
-            min_length=1,
-        )
-    )
+    operations: list[Operation] = Field(default_factory=_all_operations, min_length=1)
     answer: bool = True  # also answer the final instruction
 
 
