@@ -176,13 +176,7 @@ _MODELS: list[type[BaseModel]] = [
     Candidate,
     *SPECS.values(),
 ]
-_KNOWN_KEYS = sorted(
-    {
-        f.alias or name
-        for cls in _MODELS
-        for name, f in cls.model_fields.items()
-    }
-)
+_KNOWN_KEYS = sorted({f.alias or name for cls in _MODELS for name, f in cls.model_fields.items()})
 
 
 def _describe(err: Any) -> str:

@@ -75,18 +75,18 @@ def _synthloom_version() -> str:
         return "0+unknown"
 
 
-def guess_field(fields: Iterable[str], wanted: str | None, what: str, error: RecipeError) -> str:
+def guess_field(
+    fields: Iterable[str], wanted: str | None, error: Callable[[str], RecipeError]
+) -> str:
     """``wanted`` if given, else the first conventional prompt-like name among ``fields``."""
     names = list(fields)
     if wanted is not None:
         if wanted not in names:
-            error.cause = f"{what} {wanted!r} is not an input field (fields: {names})"
-            raise error
+            raise error(f"{wanted!r} is not an input field (fields: {names})")
         return wanted
     found = next((n for n in _PROMPT_NAMES if n in names), None)
     if found is None:
-        error.cause = f"cannot tell which input field is the {what}; set it (fields: {names})"
-        raise error
+        raise error(f"cannot tell which input field holds the prompt; set it (fields: {names})")
     return found
 
 
