@@ -162,5 +162,8 @@ def _check_renders(stage: Stage, planner: Planner, seeds: list[Seed]) -> None:
                 else "row 0"
             )
             raise RecipeError(
-                f"{exc.cause} [rendering with {where}]", file=exc.file, line=exc.line
+                f"{exc.cause} [rendering with {where}]",
+                file=exc.file,
+                field=exc.field,
+                line=exc.line,
             ) from None

@@ -36,6 +36,10 @@ class _TaskBase(_Strict):
     few_shot: int = Field(default=3, ge=1, le=64)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=131072)
+    # the longest free-text field a reply may have, in characters. Checked on every reply, and
+    # enforced while decoding by the embedded model (up to 1000), which keeps a small model
+    # from rambling into the token limit.
+    max_length: int | None = Field(default=None, ge=2)
 
     @property
     def task_name(self) -> str:
@@ -62,7 +66,7 @@ class LabelSpec(_TaskBase):
     text_field: str = "text"  # the seed field holding an example document
     label_field: str | None = "label"  # the seed field holding its label, if seeds have one
     min_length: int = Field(default=20, ge=1)
-    max_length: int = Field(default=1200, ge=2)
+    max_length: int | None = Field(default=1000, ge=2)
 
     @model_validator(mode="after")
     def _known_proportions(self) -> LabelSpec:

@@ -33,6 +33,7 @@ PROVENANCE_KEYS = {
     "started_at",
     "finished_at",
     "synthloom_version",
+    "parent",
 }
 
 

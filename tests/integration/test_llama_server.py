@@ -100,3 +100,31 @@ def test_flagship_against_llama_cpp_server_gives_schema_valid_records(
     with RunStore.in_dir(tmp_path / "out") as store:
         retries = [e["error"] for e in store.events("retry")]
     assert any("next: json_object" in error for error in retries)
+
+
+def test_magpie_uses_the_servers_raw_completions_endpoint(
+    llama_server: str, tmp_path: Path
+) -> None:
+    recipe = load_recipe(Path(__file__).parents[2] / "examples" / "magpie" / "recipe.yaml")
+    recipe.model = ModelSettings(
+        backend="openai",
+        base_url=llama_server,
+        model="smollm2-135m",
+        temperature=0.7,
+        max_tokens=200,
+        concurrency=2,
+    )
+    summary = run(recipe, tmp_path / "out", n=3)
+    with RunStore.in_dir(tmp_path / "out") as store:
+        records = list(store.planned_records())
+    assert len(records) == 3
+    assert summary.accepted >= 1, [(r.reason, r.error) for r in records]
+    for record in records:
+        if record.status.value == "accepted":
+            # the instruction is the model's own continuation of the bare pre-query template:
+            # the chat markers were stop sequences, so none is left in the text
+            assert len(record.data["instruction"].split()) >= 4
+            assert "<|im_" not in record.data["instruction"]
+            assert record.data["response"].strip()
+        else:
+            assert record.reason in {"instruction_too_short", "instruction_cut_off"}

@@ -21,6 +21,27 @@ from synthloom.backends.base import (
 from synthloom.errors import BackendError, MissingDependencyError
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# llama.cpp unrolls string lengths into grammar rules; past about a thousand repetitions its
+# parser gives up and the process crashes (a segfault, not an exception). Longer bounds are
+# left to validation after decoding, which re-asks with the exact rule.
+MAX_GRAMMAR_REPEAT = 1000
+
+
+def grammar_schema(schema: Any) -> Any:
+    """A copy of ``schema`` that llama.cpp can compile: length bounds above
+    ``MAX_GRAMMAR_REPEAT`` dropped (maxima) or lowered to it (minima)."""
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: grammar_schema(value) for key, value in schema.items()}
+    for key in ("maxLength", "maxItems"):
+        if isinstance(out.get(key), int) and out[key] > MAX_GRAMMAR_REPEAT:
+            del out[key]
+    for key in ("minLength", "minItems"):
+        if isinstance(out.get(key), int) and out[key] > MAX_GRAMMAR_REPEAT:
+            out[key] = MAX_GRAMMAR_REPEAT
+    return out
 
 
 def default_model_path() -> Path:
@@ -91,16 +112,17 @@ class EmbeddedBackend(Backend):
                 retryable=False,
             )
         kwargs = request.chat_arguments()
-        if request.json_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        schema = grammar_schema(request.json_schema) if request.json_schema else None
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         try:
             if request.is_raw:
                 kwargs.pop("response_format", None)
-                if request.json_schema is not None:
+                if schema is not None:
                     from llama_cpp.llama_grammar import LlamaGrammar
 
                     kwargs["grammar"] = LlamaGrammar.from_json_schema(
-                        json.dumps(request.json_schema), verbose=False
+                        json.dumps(schema), verbose=False
                     )
                 result = llama.create_completion(**kwargs)
             else:

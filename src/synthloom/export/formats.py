@@ -91,7 +91,7 @@ def dpo(record: Record, roles: Roles) -> dict[str, Any]:
     """TRL's standard preference format: prompt, chosen and rejected as plain text."""
     if roles.kind != "preference":
         raise SynthloomError(
-            f"task {record.task!r} is a {roles.kind} task; the dpo format needs preference "
+            f"task {record.task!r} is of kind {roles.kind!r}; the dpo format needs preference "
             "records (a task with kind: preference), or pick its task with --task"
         )
     return {

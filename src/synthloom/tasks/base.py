@@ -171,6 +171,13 @@ class TaskKit:
         examples = self.examples(row)
         return examples[0] if examples else {}
 
+    def value(self, row: PlannedRow, field: str, key: str) -> str:
+        """The row item's ``field`` as text; an input row without it is a recipe error."""
+        item = self.item(row)
+        if field not in item or item[field] is None:
+            raise self.error(key, f"input row {item.get('id')!r} has no field {field!r}")
+        return str(item[field])
+
     def context(self, row: PlannedRow, **extra: Any) -> dict[str, Any]:
         examples = self.examples(row)[: self.few_shot]
         item = self.item(row)

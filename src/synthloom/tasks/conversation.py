@@ -41,7 +41,10 @@ class ConversationTask(Task):
         self.user = kit.template(spec.user, USER, "user")
         self.user_template = kit.template(spec.user_template, USER_TEMPLATE, "user_template")
         self.system = kit.template(spec.system, ASSISTANT_SYSTEM, "system")
-        self.schema = object_schema({"message": string(2, 2000)})
+        # a user turn is short, and a bound the decoder enforces keeps a small model from
+        # rambling to the token limit; the assistant's replies may be long
+        self.schema = object_schema({"message": string(2, 256)})
+        self.reply_schema = object_schema({"message": string(1, spec.max_length)})
         self.shape = ExportShape(
             "conversation", ("messages", "user", "turns"), None, None, "messages"
         )
@@ -76,10 +79,10 @@ class ConversationTask(Task):
                 request = first if turn == 0 else self._user_request(row, ctx, history, turn)
                 said = (await calls.json(request, self.schema))["message"].strip()
                 history.append({"role": "user", "content": said})
-                messages = self.kit.messages(system, "", self.schema)[:1] + tuple(history)
+                messages = self.kit.messages(system, "", self.reply_schema)[:1] + tuple(history)
+                seed = self.kit.seed_for(row, "a", turn)
                 reply = await calls.json(
-                    self.kit.request(messages, self.schema, seed=self.kit.seed_for(row, "a", turn)),
-                    self.schema,
+                    self.kit.request(messages, self.reply_schema, seed=seed), self.reply_schema
                 )
                 answer = reply["message"].strip()
                 if not answer or answer == said:

@@ -27,13 +27,13 @@ class DistillTask(Task):
         )
         self.template = kit.template(spec.template, TEMPLATE, "template")
         self.system = kit.template(spec.system, SYSTEM, "system")
-        props = {"reasoning": string(1)} if spec.explain else {}
-        self.schema = object_schema({**props, "response": string(1)})
+        props = {"reasoning": string(1, spec.max_length)} if spec.explain else {}
+        self.schema = object_schema({**props, "response": string(1, spec.max_length)})
         fields = ("prompt", "response", "reasoning") if spec.explain else ("prompt", "response")
         self.shape = ExportShape("distill", fields, "prompt", "response")
 
     def job(self, row: PlannedRow) -> Job:
-        prompt = str(self.kit.item(row)[self.prompt_field])
+        prompt = self.kit.value(row, self.prompt_field, "prompt_field")
         ctx = self.kit.context(row, prompt=prompt)
         system = self.system.render(ctx) + (f"\n{EXPLAIN}" if self.explain else "")
         messages = self.kit.messages(system, self.template.render(ctx), self.schema)

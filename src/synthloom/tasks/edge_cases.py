@@ -37,9 +37,9 @@ class EdgeCasesTask(Task):
         self.system = kit.template(spec.system, SYSTEM, "system")
         self.schema = object_schema(
             {
-                "scenario": string(10, 2000),
-                "why_hard": string(10, 1000),
-                "expected_behavior": string(5, 1500),
+                "scenario": string(10, spec.max_length or 2000),
+                "why_hard": string(10, 256),
+                "expected_behavior": string(5, spec.max_length or 1500),
             }
         )
         fields = ("scenario", "why_hard", "expected_behavior", "category")

@@ -68,8 +68,8 @@ class EvolInstructTask(Task):
         )
         self.template = kit.template(spec.template, TEMPLATE, "template")
         self.system = kit.template(spec.system, SYSTEM, "system")
-        self.schema = object_schema({"instruction": string(5, 2000)})
-        self.answer_schema = object_schema({"response": string(1)})
+        self.schema = object_schema({"instruction": string(5, min(spec.max_length or 1000, 1000))})
+        self.answer_schema = object_schema({"response": string(1, spec.max_length)})
         if spec.answer:
             fields: tuple[str, ...] = ("instruction", "response", "original", "evolutions")
             self.shape = ExportShape("evol_instruct", fields, "instruction", "response")
@@ -87,7 +87,7 @@ class EvolInstructTask(Task):
         return self.kit.request(messages, self.schema, seed=self.kit.seed_for(row, "round", n))
 
     def job(self, row: PlannedRow) -> Job:
-        original = str(self.kit.item(row)[self.field])
+        original = self.kit.value(row, self.field, "instruction_field")
         ctx = self.kit.context(row)
         ops = self.operations(row)
         first = self._request(row, ctx, original, ops[0], 0)

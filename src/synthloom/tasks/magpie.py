@@ -52,7 +52,7 @@ class MagpieTask(Task):
         if not self.stop:
             raise kit.error("stop", "a custom pre_query needs 'stop' (its end-of-turn markers)")
         self.system = kit.template(spec.system, SYSTEM, "system")
-        self.answer_schema = object_schema({"response": string(1)})
+        self.answer_schema = object_schema({"response": string(1, spec.max_length)})
         self.shape = ExportShape(
             "magpie", ("instruction", "response", "system"), "instruction", "response"
         )

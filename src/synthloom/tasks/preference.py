@@ -59,9 +59,9 @@ class PreferenceTask(Task):
         self.template = kit.template(spec.template, TEMPLATE, "template")
         self.system = kit.template(spec.system, SYSTEM, "system")
         self.judge = kit.template(spec.judge, JUDGE, "judge")
-        self.answer_schema = object_schema({"response": string(1)})
+        self.answer_schema = object_schema({"response": string(1, spec.max_length)})
         self.judge_schema = object_schema(
-            {"rationale": string(1, 2000), "winner": {"type": "string", "enum": ["A", "B"]}}
+            {"rationale": string(1, 256), "winner": {"type": "string", "enum": ["A", "B"]}}
         )
         fields = ("prompt", "chosen", "rejected", "rationale", "candidates", "judgments")
         self.shape = ExportShape("preference", fields, "prompt", "chosen")
@@ -79,8 +79,8 @@ class PreferenceTask(Task):
         )
 
     def job(self, row: PlannedRow) -> Job:
-        item = self.kit.item(row)
-        prompt = str(item[self.prompt_field])
+        self.kit.item(row)
+        prompt = self.kit.value(row, self.prompt_field, "prompt_field")
         ctx = self.kit.context(row, prompt=prompt, criteria=self.spec.criteria)
         requests = [self._candidate_request(row, ctx, i) for i in range(len(self.spec.candidates))]
         pairs = list(combinations(range(len(requests)), 2))

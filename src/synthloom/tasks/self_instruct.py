@@ -45,7 +45,11 @@ class SelfInstructTask(Task):
         self.template = kit.template(spec.template, TEMPLATE, "template")
         self.system = kit.template(spec.system, SYSTEM, "system")
         self.schema = object_schema(
-            {"instruction": string(5, 1000), "input": string(0, 2000), "output": string(1)}
+            {
+                "instruction": string(5, 1000),
+                "input": string(0, 2000),
+                "output": string(1, spec.max_length),
+            }
         )
         self.shape = ExportShape("self_instruct", ("instruction", "input", "output"))
         self.pool = InstructionPool()
