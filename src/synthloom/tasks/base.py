@@ -161,6 +161,14 @@ class TaskKit:
         key = ":".join(str(p) for p in (self.random_seed, self.name, row.index, *salt))
         return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest()) & 0x7FFFFFFF
 
+    def spread(self, row: PlannedRow, block: list[str], salt: str) -> str:
+        """The row's value from ``block``, reshuffled every ``len(block)`` rows: each value
+        comes up exactly as often as it is in the block, in no fixed order."""
+        number, offset = divmod(row.index, len(block))
+        order = list(block)
+        random.Random(f"{self.random_seed}:{self.name}:{salt}:{number}").shuffle(order)
+        return order[offset]
+
     def examples(self, row: PlannedRow) -> list[dict[str, Any]]:
         return [{"id": self.seeds[i].id, **self.seeds[i].fields} for i in row.seed_indices]
 

@@ -4,7 +4,6 @@ rows, so a rare category is not left to chance."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from synthloom.engine.job import Calls, Job, single_call
@@ -47,10 +46,7 @@ class EdgeCasesTask(Task):
 
     def category(self, row: PlannedRow) -> str:
         """Each block of len(categories) rows holds every category once, in shuffled order."""
-        block, offset = divmod(row.index, len(self.categories))
-        order = list(self.categories)
-        random.Random(f"{self.kit.random_seed}:{self.name}:cat:{block}").shuffle(order)
-        return order[offset]
+        return self.kit.spread(row, self.categories, "cat")
 
     def job(self, row: PlannedRow) -> Job:
         category = self.category(row)

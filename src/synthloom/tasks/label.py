@@ -4,7 +4,6 @@ rows are hard negatives: documents of one label written to look like another."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from synthloom.engine.job import Job, single_call
@@ -74,10 +73,7 @@ class LabelTask(Task):
     def label_of(self, row: PlannedRow) -> tuple[str, str | None]:
         """The row's label (from the balanced schedule) and, for a hard negative, the label it
         should be confusable with."""
-        block, offset = divmod(row.index, len(self._block))
-        order = list(self._block)
-        random.Random(f"{self.kit.random_seed}:{self.name}:labels:{block}").shuffle(order)
-        label = order[offset]
+        label = self.kit.spread(row, self._block, "labels")
         rng = self.kit.rng(row, "hard")
         near = None
         if rng.random() < self.spec.hard_negatives:
