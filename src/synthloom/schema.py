@@ -60,6 +60,15 @@ class OutputSchema:
     def __init__(self, json_schema: dict[str, Any]) -> None:
         self.json_schema = json_schema
         self.fields = list(json_schema.get("properties", {}))
+        # a string that must have content (minLength >= 1) is not satisfied by whitespace
+        # alone, which small models emit to end a field early
+        self._non_blank = [
+            name
+            for name, spec in json_schema.get("properties", {}).items()
+            if isinstance(spec, dict)
+            and spec.get("type") == "string"
+            and int(spec.get("minLength", 0)) >= 1
+        ]
         self._validator = jsonschema.Draft202012Validator(json_schema)
 
     @classmethod
@@ -104,4 +113,7 @@ class OutputSchema:
                 # the message opens with the whole bad value; keep what is wrong with it
                 message = f"{shown[:60]}... ({len(shown)} chars){message[len(shown) :]}"
             raise ValueError(f"{where}: {message[:300]}")
+        for name in self._non_blank:
+            if isinstance(value.get(name), str) and not value[name].strip():
+                raise ValueError(f"{name}: must not be blank (only whitespace)")
         return value

@@ -1,9 +1,13 @@
-"""Raw-completion requests and the grammar the embedded backend compiles from a schema."""
+"""Raw-completion requests, the grammar the embedded backend compiles from a schema, and
+what counts as a usable text field."""
 
 from __future__ import annotations
 
+import pytest
+
 from synthloom.backends.base import GenerationRequest
 from synthloom.backends.embedded import MAX_GRAMMAR_REPEAT, grammar_schema
+from synthloom.schema import OutputSchema
 
 
 def test_chat_payload_keys_are_unchanged_by_the_raw_fields() -> None:
@@ -50,3 +54,18 @@ def test_grammar_schema_drops_only_bounds_llama_cpp_cannot_unroll() -> None:
     assert out["properties"]["long"] == {"type": "string", "minLength": MAX_GRAMMAR_REPEAT}
     assert out["properties"]["items"]["items"] == {"type": "string"}
     assert schema["properties"]["long"]["maxLength"] == 4000  # the original is untouched
+
+
+def test_a_whitespace_only_required_text_is_reasked_not_accepted() -> None:
+    schema = OutputSchema(
+        {
+            "type": "object",
+            "properties": {
+                "output": {"type": "string", "minLength": 1},
+                "input": {"type": "string", "minLength": 0},
+            },
+        }
+    )
+    assert schema.parse('{"output": "ok", "input": " "}') == {"output": "ok", "input": " "}
+    with pytest.raises(ValueError, match="output: must not be blank"):
+        schema.parse('{"output": "  \\n", "input": ""}')
