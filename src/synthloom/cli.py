@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -22,12 +22,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from synthloom.check import check as check_data
 from synthloom.errors import RecipeError, SynthloomError
 from synthloom.estimate import estimate as estimate_run
 from synthloom.export.formats import FORMATS
 from synthloom.export.writer import export as export_run
 from synthloom.records import Record, Status
-from synthloom.run import RunSummary
+from synthloom.run import OnStart, RunSummary
 from synthloom.run import run as run_recipe
 
 app = typer.Typer(
@@ -62,18 +63,9 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-@app.command()
-def run(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
-    outdir: Annotated[Path, typer.Option("-o", "--out", help="Run directory (resumable).")],
-    n: Annotated[
-        int | None, typer.Option("-n", help="Rows to generate (overrides target).", min=1)
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Use the fake backend: no model calls.")
-    ] = False,
-) -> None:
-    """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
+def _progress() -> tuple[Progress, OnStart, Callable[[Record], None]]:
+    """A bar per task, started only when the first task starts: a recipe that fails
+    validation prints its error, not an empty bar."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -108,6 +100,22 @@ def run(
         rate = f"{speed:.1f} rows/s" if speed else ""
         progress.update(bar, advance=1, rate=rate, ok=tally[0], bad=tally[1])
 
+    return progress, on_start, on_record
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    outdir: Annotated[Path, typer.Option("-o", "--out", help="Run directory (resumable).")],
+    n: Annotated[
+        int | None, typer.Option("-n", help="Rows to generate (overrides target).", min=1)
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Use the fake backend: no model calls.")
+    ] = False,
+) -> None:
+    """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
+    progress, on_start, on_record = _progress()
     with _errors():
         try:
             summary = run_recipe(
@@ -141,6 +149,13 @@ def _print_summary(summary: RunSummary) -> None:
     table.add_row("failed", f"[red]{sum(summary.failed.values())}[/]")
     for reason, count in summary.failed.most_common():
         table.add_row(f"  {reason}", str(count))
+    if summary.funnel:
+        (_, generated), *steps = summary.funnel
+        left, parts = generated, [f"{generated} generated"]
+        for step, dropped in steps:
+            left -= dropped
+            parts.append(f"{step} -{dropped}")
+        table.add_row("quality funnel", " → ".join(parts) + f" → {left} kept")
     table.add_row("model calls", f"{summary.model_calls} (+{summary.cache_hits} from cache)")
     table.add_row(
         "tokens", f"{summary.prompt_tokens:,} prompt / {summary.completion_tokens:,} completion"
@@ -151,6 +166,38 @@ def _print_summary(summary: RunSummary) -> None:
     out.print(table)
     folder = summary.outdir
     out.print(f"dataset: {folder / 'dataset.jsonl'}  rejected: {folder / 'rejected.jsonl'}")
+
+
+@app.command()
+def check(
+    data: Annotated[Path, typer.Argument(help="Records to check: JSONL, CSV or Parquet.")],
+    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="Recipe with a quality: section.")],
+    outdir: Annotated[Path, typer.Option("-o", "--out", help="Run directory (resumable).")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", "-f", help="A text field the checks read (repeatable)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Fake backend for the judge: no model calls.")
+    ] = False,
+) -> None:
+    """Run a recipe's quality gate on records made anywhere; same outputs and funnel as run."""
+    progress, on_start, on_record = _progress()
+    with _errors():
+        try:
+            summary = check_data(
+                data,
+                recipe,
+                outdir,
+                fields=field,
+                dry_run=dry_run,
+                on_start=on_start,
+                on_record=on_record,
+            )
+        finally:
+            if progress.live.is_started:
+                progress.stop()
+    _print_summary(summary)
 
 
 @app.command()

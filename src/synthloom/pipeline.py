@@ -13,6 +13,7 @@ from typing import Any
 
 from synthloom.errors import RecipeError
 from synthloom.plan import PlannedRow, Planner
+from synthloom.quality.gate import Gate, build_gate
 from synthloom.recipe import Recipe
 from synthloom.sampling import parse_axes
 from synthloom.seeds import Seed, load_seeds
@@ -31,6 +32,7 @@ class Stage:
     source: str | None  # None: planned from seeds; "seeds"; a file; or an earlier task's name
     items: list[dict[str, Any]] | None = None  # the input rows, when known before the run
     upstream: str | None = None  # the earlier task whose accepted records are the input
+    quality: bool = True  # the quality gate applies to this stage's records
 
     def rows(
         self, planner: Planner, count: int, upstream: list[dict[str, Any]] | None = None
@@ -54,6 +56,14 @@ class Prepared:
     seeds: list[Seed]
     planner: Planner
     stages: list[Stage]
+    gate: Gate | None = None
+
+    @property
+    def gated(self) -> set[str]:
+        """Tasks whose records go through the quality gate."""
+        if self.gate is None:
+            return set()
+        return {s.task.name for s in self.stages if s.quality}
 
     @property
     def tasks(self) -> list[Task]:
@@ -123,10 +133,18 @@ def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
             input_fields=input_fields,
         )
         task = build_task(spec, kit)
-        stage = Stage(task, source, items, upstream.task.name if upstream else None)
+        stage = Stage(task, source, items, upstream.task.name if upstream else None, spec.quality)
         _check_renders(stage, planner, seeds)
         stages.append(stage)
-    return Prepared(recipe, seeds, planner, stages)
+    gated = [s for s in stages if s.quality]
+    gate = build_gate(
+        recipe.quality,
+        seeds,
+        recipe.base_dir,
+        recipe.error("quality", ""),
+        list(gated[0].task.shape.fields) if gated else None,
+    )
+    return Prepared(recipe, seeds, planner, stages, gate)
 
 
 def _check_rows(stage: Stage, planner: Planner, seeds: list[Seed]) -> Iterator[PlannedRow]:

@@ -14,6 +14,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from synthloom.errors import RecipeError
+from synthloom.quality.settings import (
+    DecontamSettings,
+    DedupSettings,
+    GroundingSettings,
+    JudgeSettings,
+    PrivacySettings,
+    QualitySettings,
+    ValidatorSettings,
+)
 from synthloom.taskspecs import SPECS, Candidate, TaskSpec
 
 
@@ -73,6 +82,7 @@ class Recipe(_Strict):
     axes: dict[str, Any] = Field(default_factory=dict)
     tasks: list[TaskSpec] = Field(min_length=1)  # run in order; one may read another's output
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     _source: _SourceMap | None = PrivateAttr(default=None)
@@ -174,6 +184,13 @@ _MODELS: list[type[BaseModel]] = [
     Prices,
     BudgetSettings,
     Candidate,
+    QualitySettings,
+    ValidatorSettings,
+    DedupSettings,
+    DecontamSettings,
+    PrivacySettings,
+    JudgeSettings,
+    GroundingSettings,
     *SPECS.values(),
 ]
 _KNOWN_KEYS = sorted({f.alias or name for cls in _MODELS for name, f in cls.model_fields.items()})

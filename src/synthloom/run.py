@@ -21,6 +21,7 @@ from synthloom.engine.retry import RetryPolicy
 from synthloom.engine.runner import Engine
 from synthloom.export.formats import full_record
 from synthloom.pipeline import Prepared, Stage, prepare
+from synthloom.quality.gate import Gate
 from synthloom.recipe import Recipe, load_recipe
 from synthloom.records import Record, Status
 from synthloom.store.sqlite import RunStore
@@ -47,6 +48,8 @@ class RunSummary:
     cost: float | None = None
     wall_seconds: float = 0.0
     stopped: str | None = None  # why the run ended before its plan was done (the budget)
+    # rows that produced output, then what each quality step dropped, in gate order
+    funnel: list[tuple[str, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class RunSummary:
             "cost": self.cost,
             "wall_seconds": round(self.wall_seconds, 3),
             "stopped": self.stopped,
+            "funnel": [list(step) for step in self.funnel],
         }
 
 
@@ -100,6 +104,34 @@ async def arun(
     on_start: OnStart | None = None,
     on_record: Callable[[Record], None] | None = None,
 ) -> RunSummary:
+    return await execute(
+        recipe,
+        outdir,
+        prepare,
+        n=n,
+        dry_run=dry_run,
+        backend=backend,
+        on_start=on_start,
+        on_record=on_record,
+    )
+
+
+Build = Callable[..., Prepared]  # (recipe, *, backend, model_id) -> Prepared
+
+
+async def execute(
+    recipe: Recipe | str | Path,
+    outdir: str | Path,
+    build: Build,
+    *,
+    n: int | None = None,
+    dry_run: bool = False,
+    backend: Backend | None = None,
+    on_start: OnStart | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> RunSummary:
+    """Run whatever ``build`` makes of the recipe (its tasks for ``run``, imported records for
+    ``check``) through the engine, the gate and the store."""
     started = time.perf_counter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
@@ -107,14 +139,14 @@ async def arun(
     owns_backend = backend is None
     backend = backend or make_backend(recipe, dry_run=dry_run)
     try:
-        prepared = prepare(recipe, backend=backend.name, model_id=backend.model_id)
+        prepared = build(recipe, backend=backend.name, model_id=backend.model_id)
         count = n if n is not None else recipe.target
         with RunStore.in_dir(outdir) as store:
             try:
                 summary = await _generate(prepared, store, backend, count, on_start, on_record)
             finally:  # interrupted or not, the files show everything stored so far
                 write_outputs(store, outdir)
-            _summarize(store, summary, recipe)
+            _summarize(store, summary, recipe, prepared.gate)
             summary.wall_seconds = time.perf_counter() - started
             store.log_event("run_end", **summary.to_dict())
     finally:
@@ -154,6 +186,8 @@ async def _generate(
         rpm=recipe.model.rpm,
         tpm=recipe.model.tpm,
         budget=_budget(recipe, store),
+        gate=prepared.gate,
+        gated=prepared.gated,
     )
     try:
         # Stages run in recipe order: a task that reads another's output starts when that
@@ -206,6 +240,8 @@ async def _run_stage(
     )
     done = store.completed_ids(task.name)
     task.resume(store.planned_records(Status.ACCEPTED, task=task.name))
+    if prepared.gate is not None and stage.quality:
+        prepared.gate.resume(store.planned_records(Status.ACCEPTED, task=task.name))
     summary.planned += planned
     summary.resumed += len(done)
     store.log_event("stage_start", task=task.name, planned=planned, resumed=len(done))
@@ -232,8 +268,15 @@ def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
     return budget
 
 
-def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe) -> None:
+def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe, gate: Gate | None) -> None:
+    dropped: Counter[str] = Counter()
+    generated = 0
     for record in store.planned_records():
+        step = gate.step_of(record.reason) if gate is not None else None
+        if record.status is Status.ACCEPTED or step is not None:
+            generated += 1
+        if step is not None and record.status is Status.REJECTED:
+            dropped[step] += 1
         summary.prompt_tokens += record.provenance.prompt_tokens
         summary.completion_tokens += record.provenance.completion_tokens
         if record.status is Status.ACCEPTED:
@@ -242,6 +285,8 @@ def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe) -> None:
             summary.rejected[record.reason or "unspecified"] += 1
         else:
             summary.failed[record.reason or "unspecified"] += 1
+    if gate is not None:
+        summary.funnel = [("generated", generated)] + [(s, dropped[s]) for s in gate.steps]
     prices = recipe.model.prices
     if prices is not None:
         summary.cost = (

@@ -40,6 +40,7 @@ class _TaskBase(_Strict):
     # enforced while decoding by the embedded model (up to 1000), which keeps a small model
     # from rambling into the token limit.
     max_length: int | None = Field(default=None, ge=2)
+    quality: bool = True  # run the recipe's quality gate on this task's records
 
     @property
     def task_name(self) -> str:

@@ -105,14 +105,20 @@ def _value(name: str, spec: dict[str, Any], digest: bytes, salt: int) -> Any:
     kind = spec.get("type", "string")
     if "enum" in spec:
         return spec["enum"][pick % len(spec["enum"])]
+    if kind == "object":
+        props = spec.get("properties", {})
+        return {k: _value(k, v, digest, salt + 1 + j) for j, (k, v) in enumerate(props.items())}
     if kind == "integer":
-        return int(spec.get("minimum", 0)) + pick % 10
+        low = int(spec.get("minimum", 0))
+        high = int(spec.get("maximum", low + 9))
+        return low + pick % (high - low + 1)
     if kind == "number":
         return float(spec.get("minimum", 0)) + pick / 256
     if kind == "boolean":
         return bool(pick % 2)
     if kind == "array":
-        return [_value(name, spec.get("items", {}), digest, salt + j) for j in range(2)]
+        n = min(2, int(spec.get("maxItems", 2)))
+        return [_value(name, spec.get("items", {}), digest, salt + j) for j in range(n)]
     words = [_WORDS[digest[(salt + j) % len(digest)] % len(_WORDS)] for j in range(8)]
     text = f"{name} {digest.hex()[:6]}: " + " ".join(words)
     low, high = int(spec.get("minLength", 0)), int(spec.get("maxLength", 10**6))

@@ -11,7 +11,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from synthloom.records import Provenance, Record, Status
 from synthloom.schema import OutputSchema
 from synthloom.store.sqlite import RunStore, utcnow
 from synthloom.tokens import count_request_tokens
+
+if TYPE_CHECKING:
+    from synthloom.quality.gate import Gate
 
 REASK = (
     "Your reply could not be used: {problem}. Reply again with only one JSON object that "
@@ -45,6 +48,8 @@ class Engine:
         rpm: float | None = None,
         tpm: float | None = None,
         budget: Budget | None = None,
+        gate: Gate | None = None,
+        gated: set[str] | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
@@ -57,6 +62,8 @@ class Engine:
         self.rpm = TokenBucket(rpm) if rpm else None
         self.tpm = TokenBucket(tpm) if tpm else None
         self.budget = budget
+        self.gate = gate  # the quality checks, applied to each record of the ``gated`` tasks
+        self.gated = gated or set()
         self.adaptive = AdaptiveLimit(self.concurrency)
         self.model_calls = 0
         self.cache_hits = 0
@@ -111,8 +118,18 @@ class Engine:
         except Exception as exc:  # a bug or an unexpected backend fault: a failed row, not a gap
             failed = self._failed(job, type(exc).__name__, str(exc), session.last_text)
             return failed, session.pending
+        record = Record(job.record_id, job.task, data, prov)
+        if self.gate is not None and job.task in self.gated:
+            try:
+                record = await self.gate.apply(record, session)
+            except BudgetExhausted:
+                raise
+            except Exception as exc:  # a broken check fails the row; its data is kept
+                record.status = Status.FAILED
+                record.reason = type(exc).__name__
+                record.error = f"quality check failed: {type(exc).__name__}: {exc}"
         prov.finished_at = utcnow()
-        return Record(job.record_id, job.task, data, prov), session.pending
+        return record, session.pending
 
     def _failed(self, job: Job, error_class: str, message: str, last: str | None) -> Record:
         job.provenance.finished_at = utcnow()

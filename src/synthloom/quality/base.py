@@ -1,0 +1,67 @@
+"""The check extension point. A check reads a record and returns ``None`` (keep) or a
+``Drop`` (reason, detail, score): the gate stores the dropped record with them, never
+discards it. Stateful checks (dedup) also learn each record the gate finally keeps."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from synthloom.engine.job import Calls
+from synthloom.records import Record
+
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(slots=True, frozen=True)
+class Drop:
+    reason: str  # a short code: the funnel counts by it
+    detail: str  # what exactly, for a person reading rejected.jsonl
+    score: float | None = None
+
+
+class Check(ABC):
+    name: str  # the funnel step this check belongs to
+    reasons: tuple[str, ...]  # every reason it may give
+
+    @abstractmethod
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None: ...
+
+    def admit(self, record: Record, text: str) -> None:  # noqa: B027 - optional hook
+        """The record passed this check: remember it (dedup indexes)."""
+
+    def retract(self, record: Record, text: str) -> None:  # noqa: B027 - optional hook
+        """A later check dropped a record this one admitted: forget it again."""
+
+
+def text_of(data: dict[str, Any], fields: Iterable[str] | None = None) -> str:
+    """The text the checks read: the chosen fields (default every text field), and every turn
+    of a conversation, one per line."""
+    names = list(fields) if fields is not None else list(data)
+    parts: list[str] = []
+    for name in names:
+        value = data.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(str(m["content"]) for m in value if isinstance(m, dict) and "content" in m)
+    return "\n".join(parts)
+
+
+def normalise(text: str) -> str:
+    return _SPACE.sub(" ", text.lower()).strip()
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def shingles(text: str, n: int) -> set[str]:
+    toks = words(text)
+    if len(toks) < n:
+        return {" ".join(toks)} if toks else set()
+    return {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)}

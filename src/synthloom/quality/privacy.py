@@ -1,0 +1,93 @@
+"""Privacy: no record may be a near copy of a real seed (the seeds are the private data), and
+personal data in generated text is dropped, redacted or reported. Every record gets its
+closest-seed similarity as a score, so the report can show the whole distribution."""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from synthloom.engine.job import Calls
+from synthloom.quality.base import Check, Drop, normalise, shingles
+from synthloom.quality.pii import find_pii, redact
+from synthloom.quality.settings import PrivacySettings
+from synthloom.records import Record
+
+
+class SeedCopy(Check):
+    name = "privacy"
+    reasons = ("seed_copy",)
+
+    def __init__(self, settings: PrivacySettings, seeds: list[tuple[str, str]]) -> None:
+        self.max_jaccard = settings.max_seed_similarity
+        self.max_substring = settings.max_seed_substring
+        self._seeds = [(sid, normalise(text), shingles(text, 3)) for sid, text in seeds]
+
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
+        flat, grams = normalise(text), shingles(text, 3)
+        best_j, best_j_id, best_s, best_s_id = 0.0, "", 0, ""
+        for sid, seed_flat, seed_grams in self._seeds:
+            union = len(grams | seed_grams)
+            j = len(grams & seed_grams) / union if union else 0.0
+            if j > best_j:
+                best_j, best_j_id = j, sid
+            if self.max_substring is not None:
+                match = SequenceMatcher(None, flat, seed_flat, autojunk=False).find_longest_match()
+                if match.size > best_s:
+                    best_s, best_s_id = match.size, sid
+        record.scores["seed_jaccard"] = round(best_j, 4)
+        if self.max_substring is not None:
+            record.scores["seed_substring"] = best_s
+        if self.max_jaccard is not None and best_j > self.max_jaccard:
+            return Drop(
+                "seed_copy",
+                f"3-gram Jaccard {best_j:.2f} > {self.max_jaccard} with seed {best_j_id}",
+                best_j,
+            )
+        if self.max_substring is not None and best_s > self.max_substring:
+            return Drop(
+                "seed_copy",
+                f"{best_s} characters copied from seed {best_s_id} (max {self.max_substring})",
+                float(best_s),
+            )
+        return None
+
+
+class Pii(Check):
+    name = "privacy"
+    reasons = ("pii",)
+
+    def __init__(self, settings: PrivacySettings, fields: list[str] | None) -> None:
+        assert settings.pii is not None
+        self.mode = settings.pii
+        self.kinds = settings.pii_types
+        self.fields = fields
+
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
+        findings = find_pii(text, self.kinds)
+        record.scores["pii_found"] = len(findings)
+        if not findings:
+            return None
+        kinds = sorted({f.kind for f in findings})
+        if self.mode == "drop":
+            shown = ", ".join(f"{f.kind} {f.text!r}" for f in findings[:3])
+            return Drop("pii", f"{len(findings)} personal data finding(s): {shown}", len(findings))
+        if self.mode == "redact":
+            record.data = {k: self._redact(k, v) for k, v in record.data.items()}
+            record.scores["pii_redacted"] = len(findings)
+        record.scores["pii_types"] = len(kinds)
+        return None
+
+    def _redact(self, key: str, value: Any) -> Any:
+        if self.fields is not None and key not in self.fields:
+            return value
+        if isinstance(value, str):
+            return redact(value, find_pii(value, self.kinds))
+        if isinstance(value, list):
+            return [
+                {**m, "content": redact(str(m["content"]), find_pii(str(m["content"]), self.kinds))}
+                if isinstance(m, dict) and "content" in m
+                else m
+                for m in value
+            ]
+        return value

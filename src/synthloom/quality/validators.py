@@ -1,0 +1,109 @@
+"""Cheap checks first: length bounds, required and forbidden patterns, refusals and assistant
+boilerplate, and the language the recipe asks for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from synthloom.engine.job import Calls
+from synthloom.errors import MissingDependencyError, RecipeError
+from synthloom.quality.base import Check, Drop
+from synthloom.quality.settings import ValidatorSettings
+from synthloom.records import Record
+
+# phrases a model uses to refuse, or to talk about itself instead of writing the data
+REFUSAL = re.compile(
+    r"\b(as an ai(?: language)? model|i(?:'m| am) (?:just )?an ai\b|i (?:cannot|can't|can not|"
+    r"won't|am unable to|'m unable to) (?:help|assist|provide|comply|do that|answer)|"
+    r"i(?:'m| am) sorry,? but i|i apologi[sz]e,? but)",
+    re.IGNORECASE,
+)
+BOILERPLATE = re.compile(
+    r"^(?:sure|certainly|of course)[!,.] (?:here(?:'s| is))|^here(?:'s| is) (?:a|an|the|your) "
+    r"(?:new |synthetic )?(?:example|question|response|answer)\b",
+    re.IGNORECASE,
+)
+
+
+class Validators(Check):
+    name = "validators"
+    reasons = (
+        "too_short",
+        "too_long",
+        "missing_pattern",
+        "forbidden_pattern",
+        "refusal",
+        "wrong_language",
+    )
+
+    def __init__(self, settings: ValidatorSettings, error: RecipeError) -> None:
+        self.settings = settings
+        self.must = [_compile(p, error) for p in settings.must_match]
+        self.must_not = [_compile(p, error) for p in settings.must_not_match]
+        self._detector = _language_detector(settings.language, error) if settings.language else None
+
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
+        s = self.settings
+        if s.min_chars is not None and len(text) < s.min_chars:
+            return Drop("too_short", f"{len(text)} characters < min_chars {s.min_chars}", len(text))
+        if s.max_chars is not None and len(text) > s.max_chars:
+            return Drop("too_long", f"{len(text)} characters > max_chars {s.max_chars}", len(text))
+        for pattern in self.must:
+            if not pattern.search(text):
+                return Drop("missing_pattern", f"no match for must_match {pattern.pattern!r}")
+        for pattern in self.must_not:
+            found = pattern.search(text)
+            if found:
+                return Drop("forbidden_pattern", f"{found.group(0)!r} matches {pattern.pattern!r}")
+        if s.refusals:
+            found = REFUSAL.search(text) or BOILERPLATE.search(text.strip())
+            if found:
+                return Drop("refusal", f"refusal or boilerplate: {found.group(0)!r}")
+        if self._detector is not None and s.language is not None:
+            language, confidence = self._detector(text)
+            record.scores["language_confidence"] = round(confidence, 4)
+            if language != s.language or confidence < s.min_language_confidence:
+                return Drop(
+                    "wrong_language",
+                    f"detected {language or 'unknown'} ({confidence:.2f}), want {s.language}",
+                    confidence,
+                )
+        return None
+
+
+def _compile(pattern: str, error: RecipeError) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise RecipeError(
+            f"bad regex {pattern!r}: {exc}", file=error.file, field=error.field, line=error.line
+        ) from None
+
+
+def _language_detector(code: str, error: RecipeError) -> Callable[[str], tuple[str | None, float]]:
+    """Built when the recipe is checked (a missing package or a bad code fails then); the
+    language models themselves load on the first record."""
+    try:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+    except ImportError:
+        raise MissingDependencyError(
+            "lingua", "The language check (quality.validators.language)", "lingua-language-detector"
+        ) from None
+    try:
+        wanted = Language.from_iso_code_639_1(IsoCode639_1.from_str(code.lower()))
+    except (ValueError, AttributeError):
+        raise RecipeError(
+            f"unknown language code {code!r} (use ISO 639-1: en, fr, de, ...)",
+            file=error.file,
+            field=error.field,
+            line=error.line,
+        ) from None
+    detector = LanguageDetectorBuilder.from_all_languages().build()
+
+    def detect(text: str) -> tuple[str | None, float]:
+        found = detector.detect_language_of(text)
+        name = found.iso_code_639_1.name.lower() if found is not None else None
+        return name, float(detector.compute_language_confidence(text, wanted))
+
+    return detect
