@@ -27,7 +27,7 @@ def fake_only_cpu(count: int) -> float:
     """CPU seconds the fake backend alone needs for ``count`` calls on the same requests."""
     recipe = load_recipe(FLAGSHIP)
     prepared = prepare(recipe, backend="fake", model_id="fake-1")
-    requests = [prepared.tasks[0].job(row).request for row in prepared.planner.rows(count)]
+    requests = [prepared.tasks[0].job(row).first for row in prepared.planner.rows(count)]
     backend = FakeBackend()
 
     async def calls() -> None:

@@ -89,9 +89,7 @@ def _builder(path: Path, fields: list[str] | None) -> Callable[..., Prepared]:
             input_fields=("id", *names),
         )
         stage = Stage(ImportTask(kit, names), str(path), items)
-        gate = build_gate(
-            recipe.quality, base.seeds, recipe.base_dir, recipe.error("quality", ""), list(names)
-        )
+        gate = build_gate(recipe.quality, base.seeds, recipe.base_dir, recipe.error, list(names))
         return Prepared(recipe, base.seeds, base.planner, [stage], gate)
 
     return build

@@ -141,7 +141,7 @@ def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
         recipe.quality,
         seeds,
         recipe.base_dir,
-        recipe.error("quality", ""),
+        recipe.error,
         list(gated[0].task.shape.fields) if gated else None,
     )
     return Prepared(recipe, seeds, planner, stages, gate)

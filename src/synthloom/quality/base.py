@@ -5,6 +5,7 @@ discards it. Stateful checks (dedup) also learn each record the gate finally kee
 from __future__ import annotations
 
 import re
+import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from synthloom.engine.job import Calls
 from synthloom.records import Record
 
 _SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+")
+# ASCII punctuation to spaces, then split: several times faster than a \w+ regex, and the
+# dedup step tokenises every record
+_PUNCT = str.maketrans({c: " " for c in string.punctuation})
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,11 +60,12 @@ def normalise(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return text.lower().translate(_PUNCT).split()
 
 
 def shingles(text: str, n: int) -> set[str]:
     toks = words(text)
     if len(toks) < n:
         return {" ".join(toks)} if toks else set()
-    return {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+    # zip over shifted views: several times faster than slicing per position
+    return set(map(" ".join, zip(*(toks[i:] for i in range(n)), strict=False)))

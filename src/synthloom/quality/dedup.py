@@ -24,6 +24,7 @@ class ExactDedup(Check):
 
     def __init__(self, seeds: list[tuple[str, str]]) -> None:
         self._seen: dict[bytes, str] = {_digest(text): f"seed {sid}" for sid, text in seeds}
+        self._digest_of: dict[str, bytes] = {}  # record id -> what admit stored
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         other = self._seen.get(_digest(text))
@@ -32,11 +33,14 @@ class ExactDedup(Check):
         return None
 
     def admit(self, record: Record, text: str) -> None:
-        self._seen[_digest(text)] = record.id
+        digest = _digest(text)
+        self._seen[digest] = record.id
+        self._digest_of[record.id] = digest
 
     def retract(self, record: Record, text: str) -> None:
-        if self._seen.get(_digest(text)) == record.id:
-            del self._seen[_digest(text)]
+        digest = self._digest_of.pop(record.id, None)  # exactly what admit added
+        if digest is not None and self._seen.get(digest) == record.id:
+            del self._seen[digest]
 
 
 class NearDedup(Check):
@@ -72,7 +76,7 @@ class NearDedup(Check):
 
     def minhash(self, text: str) -> object:
         m = self._minhash(num_perm=self.num_perm, seed=42)
-        m.update(sorted(shingles(text, self.shingle)))
+        m.update(list(shingles(text, self.shingle)))  # order does not change a MinHash
         return m
 
     def _insert(self, label: str, m: object) -> None:

@@ -4,7 +4,7 @@ and score; a record the gate keeps is admitted to every stateful check (dedup in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from synthloom.engine.job import Calls
@@ -14,7 +14,7 @@ from synthloom.quality.settings import QualitySettings
 from synthloom.records import Record, Status
 from synthloom.seeds import Seed, load_seeds
 
-STEPS = ("validators", "dedup", "decontaminate", "privacy", "judge", "grounding")
+STEPS = ("pii", "validators", "dedup", "decontaminate", "privacy", "judge", "grounding")
 
 
 class Gate:
@@ -77,7 +77,7 @@ def build_gate(
     settings: QualitySettings,
     seeds: list[Seed],
     base_dir: Path,
-    error: RecipeError,
+    error_at: Callable[[str, str], RecipeError],
     record_fields: list[str] | None = None,
 ) -> Gate | None:
     """The recipe's checks, built now so a missing package or file fails before any call.
@@ -95,8 +95,10 @@ def build_gate(
 
     seed_texts = _texts(seeds, settings.fields or record_fields)
     checks: list[Check] = []
+    if settings.privacy is not None and settings.privacy.pii is not None:
+        checks.append(Pii(settings.privacy, settings.fields))
     if settings.validators is not None:
-        checks.append(Validators(settings.validators, error))
+        checks.append(Validators(settings.validators, error_at))
     if (d := settings.dedup) is not None:
         against = seed_texts if d.against_seeds else []
         if d.exact:
@@ -109,20 +111,18 @@ def build_gate(
             rows = load_seeds(name, base_dir)
             items.extend((f"{name}#{s.id}", text_of(s.fields, c.fields)) for s in rows)
         checks.append(Decontaminate(c, items))
-    if (p := settings.privacy) is not None:
-        if p.max_seed_similarity is not None or p.max_seed_substring is not None:
-            checks.append(SeedCopy(p, seed_texts))
-        if p.pii is not None:
-            checks.append(Pii(p, settings.fields))
+    if (p := settings.privacy) is not None and (
+        p.max_seed_similarity is not None or p.max_seed_substring is not None
+    ):
+        checks.append(SeedCopy(p, seed_texts))
     if settings.judge is not None:
         checks.append(RubricJudge(settings.judge))
     if (g := settings.grounding) is not None:
         refs = seed_texts if g.against == "seeds" else _texts(load_seeds(g.against, base_dir), None)
         if not refs:
-            raise RecipeError(
+            raise error_at(
+                "quality.grounding.against",
                 "grounding needs reference documents: seeds, or a file in 'against'",
-                file=error.file,
-                field="quality.grounding.against",
             )
         checks.append(Grounding(g, refs))
     return Gate(checks, settings.fields)

@@ -60,7 +60,8 @@ class RubricJudge(Check):
             "type": "object",
             "properties": {
                 "rationale": {"type": "string", "minLength": 1, "maxLength": 300},
-                "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                # an enum, not minimum/maximum: grammar decoders enforce enums, not integer bounds
+                "score": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
             },
             "required": ["rationale", "score"],
             "additionalProperties": False,
@@ -156,7 +157,7 @@ class Grounding(Check):
         claim = {
             "type": "object",
             "properties": {
-                "claim": {"type": "string", "minLength": 1, "maxLength": 300},
+                "claim": {"type": "string", "minLength": 1, "maxLength": 200},
                 "supported": {"type": "boolean"},
             },
             "required": ["claim", "supported"],
@@ -165,7 +166,7 @@ class Grounding(Check):
         self.schema = OutputSchema(
             {
                 "type": "object",
-                "properties": {"claims": {"type": "array", "items": claim, "maxItems": 12}},
+                "properties": {"claims": {"type": "array", "items": claim, "maxItems": 8}},
                 "required": ["claims"],
                 "additionalProperties": False,
             }
@@ -176,7 +177,7 @@ class Grounding(Check):
         shown = "\n\n".join(f"[{rid}]\n{ref}" for rid, ref in refs)
         prompt = (
             f"References:\n{shown}\n\nText to check:\n{text}\n\nList each factual claim the "
-            "text makes (at most 12, one sentence each) and whether the references support it."
+            "text makes (at most 8, one short sentence each) and whether the references support it."
         )
         return _request(
             GROUNDING_SYSTEM,

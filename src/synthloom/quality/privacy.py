@@ -54,7 +54,10 @@ class SeedCopy(Check):
 
 
 class Pii(Check):
-    name = "privacy"
+    """Runs first in the gate: every later check (and rejected.jsonl) sees redacted text, so
+    dedup indexes the same text live and on resume, and no raw personal data is stored."""
+
+    name = "pii"
     reasons = ("pii",)
 
     def __init__(self, settings: PrivacySettings, fields: list[str] | None) -> None:

@@ -45,7 +45,7 @@ class GroundingSettings(_Strict):
     against: str = "seeds"  # "seeds", or a JSONL/CSV/Parquet file of reference documents
     k: int = Field(default=3, ge=1, le=20)  # nearest references shown to the judge
     min_support: float = Field(default=0.5, ge=0, le=1)  # share of claims supported
-    max_tokens: int = Field(default=500, ge=16)
+    max_tokens: int = Field(default=600, ge=16)
 
 
 class DedupSettings(_Strict):

@@ -37,11 +37,21 @@ class Validators(Check):
         "wrong_language",
     )
 
-    def __init__(self, settings: ValidatorSettings, error: RecipeError) -> None:
+    def __init__(
+        self, settings: ValidatorSettings, error_at: Callable[[str, str], RecipeError]
+    ) -> None:
         self.settings = settings
-        self.must = [_compile(p, error) for p in settings.must_match]
-        self.must_not = [_compile(p, error) for p in settings.must_not_match]
-        self._detector = _language_detector(settings.language, error) if settings.language else None
+
+        def at(key: str) -> Callable[[str], RecipeError]:
+            return lambda cause: error_at(f"quality.validators.{key}", cause)
+
+        self.must = [_compile(p, at(f"must_match[{i}]")) for i, p in enumerate(settings.must_match)]
+        self.must_not = [
+            _compile(p, at(f"must_not_match[{i}]")) for i, p in enumerate(settings.must_not_match)
+        ]
+        self._detector = (
+            _language_detector(settings.language, at("language")) if settings.language else None
+        )
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         s = self.settings
@@ -72,16 +82,16 @@ class Validators(Check):
         return None
 
 
-def _compile(pattern: str, error: RecipeError) -> re.Pattern[str]:
+def _compile(pattern: str, error: Callable[[str], RecipeError]) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise RecipeError(
-            f"bad regex {pattern!r}: {exc}", file=error.file, field=error.field, line=error.line
-        ) from None
+        raise error(f"bad regex {pattern!r}: {exc}") from None
 
 
-def _language_detector(code: str, error: RecipeError) -> Callable[[str], tuple[str | None, float]]:
+def _language_detector(
+    code: str, error: Callable[[str], RecipeError]
+) -> Callable[[str], tuple[str | None, float]]:
     """Built when the recipe is checked (a missing package or a bad code fails then); the
     language models themselves load on the first record."""
     try:
@@ -93,12 +103,7 @@ def _language_detector(code: str, error: RecipeError) -> Callable[[str], tuple[s
     try:
         wanted = Language.from_iso_code_639_1(IsoCode639_1.from_str(code.lower()))
     except (ValueError, AttributeError):
-        raise RecipeError(
-            f"unknown language code {code!r} (use ISO 639-1: en, fr, de, ...)",
-            file=error.file,
-            field=error.field,
-            line=error.line,
-        ) from None
+        raise error(f"unknown language code {code!r} (use ISO 639-1: en, fr, de, ...)") from None
     detector = LanguageDetectorBuilder.from_all_languages().build()
 
     def detect(text: str) -> tuple[str | None, float]:
