@@ -17,7 +17,10 @@ from synthloom.records import Record
 _SPACE = re.compile(r"\s+")
 # ASCII punctuation to spaces, then split: several times faster than a \w+ regex, and the
 # dedup step tokenises every record
-_PUNCT = str.maketrans({c: " " for c in string.punctuation})
+# (ASCII capitals are lowered by the same table; other scripts by str.lower)
+_PUNCT = str.maketrans(
+    {**{c: " " for c in string.punctuation}, **{c: c.lower() for c in string.ascii_uppercase}}
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,7 +63,8 @@ def normalise(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return text.lower().translate(_PUNCT).split()
+    flat = text.translate(_PUNCT)
+    return (flat if flat.isascii() else flat.lower()).split()
 
 
 def shingles(text: str, n: int) -> set[str]:

@@ -5,7 +5,6 @@ confirmed by its estimated Jaccard before it counts."""
 from __future__ import annotations
 
 import hashlib
-from itertools import count
 
 from synthloom.engine.job import Calls
 from synthloom.errors import MissingDependencyError
@@ -67,8 +66,7 @@ class NearDedup(Check):
             num_perm=self.num_perm,
             num_bands=bands_for(self.threshold, self.num_perm),
         )
-        self._keys = count()
-        self._by_key: dict[int, tuple[str, object]] = {}
+        self._entries: list[tuple[str, object] | None] = []  # LSH key -> (label, minhash)
         self._key_of: dict[str, int] = {}
         self._pending: dict[str, object] = {}  # checked, not yet admitted (no await between)
         for sid, text in seeds:
@@ -76,24 +74,26 @@ class NearDedup(Check):
 
     def minhash(self, text: str) -> object:
         m = self._minhash(num_perm=self.num_perm, seed=42)
-        m.update(list(shingles(text, self.shingle)))  # order does not change a MinHash
+        m.update(shingles(text, self.shingle))  # a set: order does not change a MinHash
         return m
 
     def _insert(self, label: str, m: object) -> None:
-        key = next(self._keys)
+        key = len(self._entries)
         self._lsh.insert(key, m)
-        self._by_key[key] = (label, m)
+        self._entries.append((label, m))
         self._key_of[label] = key
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         m = self.minhash(text)
         best, best_label = 0.0, ""
+        entries = self._entries
         for key in self._lsh.query(m):
-            label, other = self._by_key[key]
-            score = float(m.jaccard(other))  # type: ignore[attr-defined]
-            if score > best:
-                best, best_label = score, label
-        record.scores["near_dup_jaccard"] = round(best, 4)
+            entry = entries[key]
+            if entry is not None:
+                score = m.jaccard(entry[1])  # type: ignore[attr-defined]
+                if score > best:
+                    best, best_label = score, entry[0]
+        record.scores["near_dup_jaccard"] = best
         if best >= self.threshold:
             return Drop(
                 "near_duplicate",
@@ -111,7 +111,7 @@ class NearDedup(Check):
         key = self._key_of.pop(record.id, None)
         if key is not None:
             self._lsh.remove(key)
-            del self._by_key[key]
+            self._entries[key] = None
 
 
 def bands_for(threshold: float, num_perm: int, recall: float = 0.97) -> int:
