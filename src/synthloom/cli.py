@@ -149,6 +149,12 @@ def _print_summary(summary: RunSummary) -> None:
     table.add_row("failed", f"[red]{sum(summary.failed.values())}[/]")
     for reason, count in summary.failed.most_common():
         table.add_row(f"  {reason}", str(count))
+    if summary.calibration is not None:
+        c = summary.calibration
+        table.add_row(
+            "judge calibration",
+            f"accuracy {c['accuracy']}, Cohen's kappa {c['kappa']} on {c['items']} human verdicts",
+        )
     if summary.funnel:
         (_, generated), *steps = summary.funnel
         left, parts = generated, [f"{generated} generated"]

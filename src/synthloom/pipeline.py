@@ -33,6 +33,13 @@ class Stage:
     items: list[dict[str, Any]] | None = None  # the input rows, when known before the run
     upstream: str | None = None  # the earlier task whose accepted records are the input
     quality: bool = True  # the quality gate applies to this stage's records
+    capped: bool = True  # -n / target caps its input rows (not judge calibration's)
+
+    def size(self, count: int, items: list[dict[str, Any]] | None) -> int:
+        """Rows this stage plans: ``count`` planned rows, or its input rows x variants."""
+        if items is None:
+            return count
+        return (min(count, len(items)) if self.capped else len(items)) * self.task.variants
 
     def rows(
         self, planner: Planner, count: int, upstream: list[dict[str, Any]] | None = None
@@ -44,7 +51,7 @@ class Stage:
             yield from planner.rows(count)
             return
         variants = self.task.variants
-        for i, item in enumerate(items[:count]):
+        for i, item in enumerate(items[:count] if self.capped else items):
             for v in range(variants):
                 base = planner.row(i * variants + v)
                 yield PlannedRow(base.index, base.seed_indices, base.axes, item=item, variant=v)
@@ -144,7 +151,49 @@ def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
         recipe.error,
         list(gated[0].task.shape.fields) if gated else None,
     )
+    judge = recipe.quality.judge
+    if gate is not None and judge is not None and judge.calibration is not None:
+        stages.insert(
+            0, _calibration_stage(recipe, gate, judge.calibration, seeds, backend, model_id)
+        )
     return Prepared(recipe, seeds, planner, stages, gate)
+
+
+def _calibration_stage(
+    recipe: Recipe, gate: Gate, path: str, seeds: list[Seed], backend: str, model_id: str
+) -> Stage:
+    from synthloom.quality.calibration import STAGE, CalibrationTask, human_verdict
+    from synthloom.quality.judge import RubricJudge
+
+    judge = next(c for c in gate.checks if isinstance(c, RubricJudge))
+    rows = load_seeds(path, recipe.base_dir)
+    items = [{"id": s.id, **s.fields} for s in rows]
+    for item in items:  # a missing or unknown verdict fails now, not after the judge calls
+        human_verdict(item, str(recipe.resolve(path)))
+    kit = TaskKit(
+        name=STAGE,
+        kind="calibration",
+        field="quality.judge.calibration",
+        recipe_name=recipe.name,
+        seeds=seeds,
+        model=recipe.model,
+        backend=backend,
+        model_id=model_id,
+        random_seed=recipe.random_seed,
+        base_dir=recipe.base_dir,
+        source_file=str(recipe.resolve(path)),
+        error_at=recipe.error,
+        temperature=recipe.model.temperature,
+        max_tokens=recipe.model.max_tokens,
+        few_shot=1,
+        config={
+            "calibration": path,
+            "judge": recipe.quality.judge.model_dump() if recipe.quality.judge else None,
+        },
+        input_fields=tuple(items[0]),
+    )
+    task = CalibrationTask(kit, judge, recipe.quality.fields)
+    return Stage(task, path, items, quality=False, capped=False)
 
 
 def _check_rows(stage: Stage, planner: Planner, seeds: list[Seed]) -> Iterator[PlannedRow]:

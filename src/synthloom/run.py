@@ -19,8 +19,10 @@ from synthloom.engine.job import Job
 from synthloom.engine.limits import Budget
 from synthloom.engine.retry import RetryPolicy
 from synthloom.engine.runner import Engine
+from synthloom.errors import SynthloomError
 from synthloom.export.formats import full_record
 from synthloom.pipeline import Prepared, Stage, prepare
+from synthloom.quality.calibration import STAGE as CALIBRATION
 from synthloom.quality.gate import Gate
 from synthloom.recipe import Recipe, load_recipe
 from synthloom.records import Record, Status
@@ -50,6 +52,7 @@ class RunSummary:
     stopped: str | None = None  # why the run ended before its plan was done (the budget)
     # rows that produced output, then what each quality step dropped, in gate order
     funnel: list[tuple[str, int]] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None  # judge vs human verdicts, when the recipe asks
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class RunSummary:
             "wall_seconds": round(self.wall_seconds, 3),
             "stopped": self.stopped,
             "funnel": [list(step) for step in self.funnel],
+            "calibration": self.calibration,
         }
 
 
@@ -196,6 +200,8 @@ async def _generate(
             await _run_stage(stage, prepared, store, engine, count, summary, on_start)
             if engine.budget is not None and engine.budget.stopped:
                 break
+            if stage.task.kind == "calibration":
+                _check_calibration(recipe, store, stage.task.name, summary)
     except BaseExceptionGroup as group:  # TaskGroup wraps; surface the first real cause
         raise group.exceptions[0] from None
     finally:
@@ -229,7 +235,7 @@ async def _run_stage(
             yield task.job(row)
 
     items = stage.items if stage.items is not None else upstream
-    planned = count if items is None else min(count, len(items)) * task.variants
+    planned = stage.size(count, items)
     # The plan (ids + fingerprints) is fixed before anything runs. Jobs built for it are kept
     # for the run when the plan is small; a large plan rebuilds them lazily instead, so memory
     # does not grow with the target count.
@@ -242,13 +248,32 @@ async def _run_stage(
     task.resume(store.planned_records(Status.ACCEPTED, task=task.name))
     if prepared.gate is not None and stage.quality:
         prepared.gate.resume(store.planned_records(Status.ACCEPTED, task=task.name))
-    summary.planned += planned
-    summary.resumed += len(done)
+    if task.name != CALIBRATION:
+        summary.planned += planned
+        summary.resumed += len(done)
     store.log_event("stage_start", task=task.name, planned=planned, resumed=len(done))
     if on_start is not None:
         on_start(task.name, planned - len(done), len(done))
     source = iter(kept) if kept is not None else jobs()
     await engine.run(job for job in source if job.record_id not in done)
+
+
+def _check_calibration(recipe: Recipe, store: RunStore, stage: str, summary: RunSummary) -> None:
+    """Report the judge's agreement with the human verdicts; stop when it is too low to trust
+    (the calibration rows stay in the store, so a re-run with a better judge reuses nothing)."""
+    from synthloom.quality.calibration import agreement
+
+    found = agreement(store.planned_records(task=stage))
+    summary.calibration = found
+    store.log_event("judge_calibration", **found)
+    judge = recipe.quality.judge
+    low = judge.min_kappa if judge is not None else None
+    if low is not None and (found["kappa"] is None or found["kappa"] < low):
+        raise SynthloomError(
+            f"the judge agrees with the human verdicts too little to trust: kappa "
+            f"{found['kappa']} < min_kappa {low} (accuracy {found['accuracy']}, "
+            f"{found['items']} items); improve the rubric or use another judge model"
+        )
 
 
 def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
@@ -272,6 +297,8 @@ def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe, gate: Gate 
     dropped: Counter[str] = Counter()
     generated = 0
     for record in store.planned_records():
+        if record.task == CALIBRATION:  # the judge's exam, not part of the dataset
+            continue
         step = gate.step_of(record.reason) if gate is not None else None
         if record.status is Status.ACCEPTED or step is not None:
             generated += 1
@@ -299,6 +326,8 @@ def write_outputs(store: RunStore, outdir: Path) -> None:
     dataset, rejected = outdir / DATASET_FILE, outdir / REJECTED_FILE
     with open(f"{dataset}.tmp", "wb") as good, open(f"{rejected}.tmp", "wb") as bad:
         for record in store.planned_records():
+            if record.task == CALIBRATION:
+                continue
             if record.status is Status.ACCEPTED:
                 good.write(orjson.dumps(full_record(record, None)) + b"\n")
             else:

@@ -10,6 +10,7 @@ import orjson
 
 from synthloom.errors import SynthloomError
 from synthloom.export.formats import FORMATS, RAW_FORMATS, ROLE_FORMATS, Roles
+from synthloom.quality.calibration import STAGE as CALIBRATION
 from synthloom.records import Status
 from synthloom.store.sqlite import STORE_FILE, RunStore
 
@@ -39,7 +40,7 @@ def export(
         roles: dict[str, Roles] = {}
         rows: list[dict[str, Any]] = []
         for record in store.planned_records(Status.ACCEPTED):
-            if chosen is not None and record.task not in chosen:
+            if record.task == CALIBRATION or (chosen is not None and record.task not in chosen):
                 continue
             if format in ROLE_FORMATS:
                 if record.task not in roles:

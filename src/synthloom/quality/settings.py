@@ -30,8 +30,8 @@ class JudgeSettings(_Strict):
     model: str | None = None  # another model on the same server (openai backend)
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_tokens: int = Field(default=400, ge=16)
-    calibration: str | None = None  # JSONL of {text or fields..., verdict: accept|reject}
-    min_agreement: float | None = Field(default=None, ge=0, le=1)  # refuse the run below it
+    calibration: str | None = None  # JSONL/CSV of {the record's fields..., verdict: accept|reject}
+    min_kappa: float | None = Field(default=None, ge=-1, le=1)  # stop the run below it
 
     @model_validator(mode="after")
     def _known_criteria(self) -> JudgeSettings:
@@ -53,7 +53,6 @@ class DedupSettings(_Strict):
     near: float | None = Field(default=0.85, gt=0, le=1)  # MinHash Jaccard threshold
     shingle: int = Field(default=5, ge=1, le=20)  # word n-grams for MinHash
     num_perm: int = Field(default=128, ge=16, le=1024)
-    semantic: float | None = Field(default=None, gt=0, le=1)  # embedding cosine threshold
     against_seeds: bool = True  # a record too close to a seed is a duplicate too
 
 
@@ -62,7 +61,6 @@ class DecontamSettings(_Strict):
     fields: list[str] | None = None  # their text fields; default: every text field
     ngram: int | None = Field(default=13, ge=3)  # shared word n-gram => contaminated
     substring: int | None = Field(default=50, ge=10)  # shared normalised characters
-    semantic: float | None = Field(default=None, gt=0, le=1)
 
 
 class PrivacySettings(_Strict):
