@@ -155,6 +155,13 @@ def _print_summary(summary: RunSummary) -> None:
             "judge calibration",
             f"accuracy {c['accuracy']}, Cohen's kappa {c['kappa']} on {c['items']} human verdicts",
         )
+    labels = {"seed_jaccard": "3-gram Jaccard", "seed_substring": "longest shared run (chars)"}
+    for name, d in summary.seed_similarity.items():
+        table.add_row(
+            "closest seed",
+            f"{labels.get(name, name)}: p50 {d['p50']:g}, p90 {d['p90']:g}, "
+            f"p99 {d['p99']:g}, max {d['max']:g} over {d['n']:g} records",
+        )
     if summary.funnel:
         (_, generated), *steps = summary.funnel
         left, parts = generated, [f"{generated} generated"]

@@ -53,6 +53,8 @@ class RunSummary:
     # rows that produced output, then what each quality step dropped, in gate order
     funnel: list[tuple[str, int]] = field(default_factory=list)
     calibration: dict[str, Any] | None = None  # judge vs human verdicts, when the recipe asks
+    # closest-seed similarity over every checked record: {p50, p90, p99, max, n} per score
+    seed_similarity: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class RunSummary:
             "stopped": self.stopped,
             "funnel": [list(step) for step in self.funnel],
             "calibration": self.calibration,
+            "seed_similarity": self.seed_similarity,
         }
 
 
@@ -296,9 +299,13 @@ def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
 def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe, gate: Gate | None) -> None:
     dropped: Counter[str] = Counter()
     generated = 0
+    similarity: dict[str, list[float]] = {"seed_jaccard": [], "seed_substring": []}
     for record in store.planned_records():
         if record.task == CALIBRATION:  # the judge's exam, not part of the dataset
             continue
+        for name, values in similarity.items():
+            if name in record.scores:
+                values.append(float(record.scores[name]))
         step = gate.step_of(record.reason) if gate is not None else None
         if record.status is Status.ACCEPTED or step is not None:
             generated += 1
@@ -314,11 +321,23 @@ def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe, gate: Gate 
             summary.failed[record.reason or "unspecified"] += 1
     if gate is not None:
         summary.funnel = [("generated", generated)] + [(s, dropped[s]) for s in gate.steps]
+    summary.seed_similarity = {
+        name: _distribution(values) for name, values in similarity.items() if values
+    }
     prices = recipe.model.prices
     if prices is not None:
         summary.cost = (
             summary.prompt_tokens * prices.input + summary.completion_tokens * prices.output
         ) / 1e6
+
+
+def _distribution(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {"n": len(ordered), "p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": at(1.0)}
 
 
 def write_outputs(store: RunStore, outdir: Path) -> None:
