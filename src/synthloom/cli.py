@@ -155,7 +155,11 @@ def _print_summary(summary: RunSummary) -> None:
             "judge calibration",
             f"accuracy {c['accuracy']}, Cohen's kappa {c['kappa']} on {c['items']} human verdicts",
         )
-    labels = {"seed_jaccard": "3-gram Jaccard", "seed_substring": "longest shared run (chars)"}
+    labels = {
+        "seed_jaccard": "3-gram Jaccard",
+        "seed_substring": "longest shared run (chars)",
+        "seed_cosine": "embedding cosine",
+    }
     for name, d in summary.seed_similarity.items():
         table.add_row(
             "closest seed",

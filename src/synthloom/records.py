@@ -74,6 +74,8 @@ class Record:
     reason: str | None = None
     error: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    # what the checks found, for a reviewer: judge rationales, unsupported claims, nearest seed
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -89,4 +91,6 @@ class Record:
             out["error"] = self.error
         if self.scores:
             out["scores"] = self.scores
+        if self.notes:
+            out["notes"] = self.notes
         return out

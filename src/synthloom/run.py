@@ -299,7 +299,11 @@ def _budget(recipe: Recipe, store: RunStore) -> Budget | None:
 def _summarize(store: RunStore, summary: RunSummary, recipe: Recipe, gate: Gate | None) -> None:
     dropped: Counter[str] = Counter()
     generated = 0
-    similarity: dict[str, list[float]] = {"seed_jaccard": [], "seed_substring": []}
+    similarity: dict[str, list[float]] = {
+        "seed_jaccard": [],
+        "seed_substring": [],
+        "seed_cosine": [],
+    }
     for record in store.planned_records():
         if record.task == CALIBRATION:  # the judge's exam, not part of the dataset
             continue

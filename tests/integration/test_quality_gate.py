@@ -22,6 +22,7 @@ GATE_REASONS = {
     "wrong_language",
     "exact_duplicate",
     "near_duplicate",
+    "semantic_duplicate",
     "contaminated",
     "seed_copy",
     "pii",
@@ -47,6 +48,7 @@ def test_flagship_with_the_full_gate_prints_the_funnel_and_explains_every_drop(
     recipe["quality"]["grounding"] = {"against": "seeds", "k": 2, "min_support": 0.5}
     (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     out = tmp_path / "out"
+    seed_ids = {row["id"] for row in read_jsonl(folder / "seeds.jsonl")}
 
     result = cli("run", str(folder / "recipe.yaml"), "-o", str(out), "-n", "4")
 
@@ -62,8 +64,15 @@ def test_flagship_with_the_full_gate_prints_the_funnel_and_explains_every_drop(
     for row in kept:  # a kept record went through every check, and carries their scores
         scores = row["scores"]
         assert {"near_dup_jaccard", "seed_jaccard", "pii_found", "judge_mean"} <= set(scores)
+        assert {"semantic_dup_cosine", "eval_cosine", "seed_cosine"} <= set(scores)
         assert "grounding_support" in scores
         assert scores["judge_mean"] >= 3
+        # what a reviewer is shown: the judge's reasons, the claims, the closest seed
+        notes = row["notes"]
+        assert set(notes["judge"]) == {"accuracy", "helpfulness"}
+        assert all(isinstance(why, str) and why for why in notes["judge"].values())
+        assert isinstance(notes["claims"], list)
+        assert notes["nearest_seed"] in seed_ids
     for row in dropped:
         assert row["reason"], row
         assert row["error"], row  # the detail: what exactly was wrong

@@ -110,6 +110,8 @@ def full_record(record: Record, roles: Roles | None) -> dict[str, Any]:
     }
     if record.scores:
         row["scores"] = record.scores
+    if record.notes:
+        row["notes"] = record.notes
     return row
 
 

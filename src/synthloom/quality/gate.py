@@ -10,7 +10,8 @@ from pathlib import Path
 from synthloom.engine.job import Calls
 from synthloom.errors import GenerationFailed, RecipeError
 from synthloom.quality.base import Check, text_of
-from synthloom.quality.settings import QualitySettings
+from synthloom.quality.pii import Finding
+from synthloom.quality.settings import PrivacySettings, QualitySettings
 from synthloom.records import Record, Status
 from synthloom.seeds import Seed, load_seeds
 
@@ -73,6 +74,39 @@ def _texts(rows: list[Seed], fields: list[str] | None) -> list[tuple[str, str]]:
     return [(s.id, text_of(s.fields, fields)) for s in rows]
 
 
+def _presidio(settings: PrivacySettings) -> Callable[[str], list[Finding]] | None:
+    if not settings.presidio:
+        return None
+    from synthloom.quality.presidio import PresidioDetector, require_presidio
+
+    require_presidio()
+    return PresidioDetector(settings.pii_types, settings.presidio_min_score).find
+
+
+def _check_pii_types(
+    settings: PrivacySettings, error_at: Callable[[str, str], RecipeError]
+) -> Callable[[str], list[Finding]] | None:
+    """Presidio's recognisers (when asked for), after checking every ``pii_types`` entry names
+    a detector: a misspelt type would otherwise silently detect nothing."""
+    from synthloom.quality.pii import DETECTORS
+
+    extra = _presidio(settings)
+    if settings.pii_types is not None:
+        known = set(DETECTORS)
+        if settings.presidio:
+            from synthloom.quality.presidio import PresidioDetector
+
+            known |= set(PresidioDetector(None, 0).entities())
+        unknown = [k for k in settings.pii_types if k not in known]
+        if unknown:
+            raise error_at(
+                "quality.privacy.pii_types",
+                f"unknown PII type(s) {unknown}; known: {', '.join(sorted(known))}"
+                + ("" if settings.presidio else " (more with presidio: true)"),
+            )
+    return extra
+
+
 def build_gate(
     settings: QualitySettings,
     seeds: list[Seed],
@@ -93,10 +127,20 @@ def build_gate(
     from synthloom.quality.privacy import Pii, SeedCopy
     from synthloom.quality.validators import Validators
 
+    embedder = None
+    if settings.semantic:
+        from synthloom.quality.embed import Embedder, require_embeddings
+
+        require_embeddings(
+            "Semantic checks (quality: dedup.semantic, decontaminate.semantic, "
+            "privacy.max_seed_cosine)"
+        )
+        embedder = Embedder()
     seed_texts = _texts(seeds, settings.fields or record_fields)
     checks: list[Check] = []
     if settings.privacy is not None and settings.privacy.pii is not None:
-        checks.append(Pii(settings.privacy, settings.fields))
+        extra = _check_pii_types(settings.privacy, error_at)
+        checks.append(Pii(settings.privacy, settings.fields, extra))
     if settings.validators is not None:
         checks.append(Validators(settings.validators, error_at))
     if (d := settings.dedup) is not None:
@@ -105,16 +149,29 @@ def build_gate(
             checks.append(ExactDedup(against))
         if d.near is not None:
             checks.append(NearDedup(d, against))
+        if d.semantic is not None and embedder is not None:
+            from synthloom.quality.semantic import SemanticDedup
+
+            checks.append(SemanticDedup(embedder, d.semantic, against))
     if (c := settings.decontaminate) is not None:
         items: list[tuple[str, str]] = []
         for name in c.files:
             rows = load_seeds(name, base_dir)
             items.extend((f"{name}#{s.id}", text_of(s.fields, c.fields)) for s in rows)
-        checks.append(Decontaminate(c, items))
+        if c.ngram is not None or c.substring is not None:
+            checks.append(Decontaminate(c, items))
+        if c.semantic is not None and embedder is not None:
+            from synthloom.quality.semantic import semantic_contamination
+
+            checks.append(semantic_contamination(embedder, c.semantic, items))
     if (p := settings.privacy) is not None and (
         p.max_seed_similarity is not None or p.max_seed_substring is not None
     ):
         checks.append(SeedCopy(p, seed_texts))
+    if p is not None and p.max_seed_cosine is not None and embedder is not None:
+        from synthloom.quality.semantic import seed_cosine
+
+        checks.append(seed_cosine(embedder, p.max_seed_cosine, seed_texts))
     if settings.judge is not None:
         checks.append(RubricJudge(settings.judge))
     if (g := settings.grounding) is not None:

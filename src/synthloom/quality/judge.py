@@ -99,6 +99,8 @@ class RubricJudge(Check):
         mean = sum(scores.values()) / len(scores)
         for name, score in scores.items():
             record.scores[f"judge_{name}"] = score
+        # kept records carry the rationales too: the reviewer sees why the judge let them in
+        record.notes["judge"] = {name: ratings[name]["rationale"] for name in s.criteria}
         record.scores["judge_mean"] = round(mean, 4)
         for name, low in s.min_per_criterion.items():
             if scores[name] < low:
@@ -194,6 +196,9 @@ class Grounding(Check):
         unsupported = [c["claim"] for c in claims if not c["supported"]]
         support = 1.0 if not claims else (len(claims) - len(unsupported)) / len(claims)
         record.scores["grounding_support"] = round(support, 4)
+        record.notes["claims"] = [
+            {"claim": c["claim"], "supported": bool(c["supported"])} for c in claims
+        ]
         if support < self.settings.min_support:
             listed = "; ".join(unsupported[:5])
             return Drop(

@@ -1,6 +1,11 @@
 """Personal data detectors that run offline: e-mail addresses, phone numbers, payment card
-numbers (Luhn-checked), US social security numbers, IBANs, IP addresses and street addresses.
-Each finding is typed and located, so it can be reported, redacted or cause a drop."""
+numbers (Luhn-checked), US social security numbers, IBANs, IP addresses, street addresses and
+person names introduced by a title or "my name is". Each finding is typed and located, so it can
+be reported, redacted or cause a drop.
+
+Names in general need a named-entity model, and none installs offline from the package
+registries; the two patterns here catch how names usually appear in patient questions and
+clinician answers, and leave ordinary capitalised words alone."""
 
 from __future__ import annotations
 
@@ -40,6 +45,11 @@ def _ip(match: re.Match[str]) -> bool:
     return all(int(part) <= 255 for part in match.group(0).split("."))
 
 
+_LOOSE_FROM = "phone"  # this detector and the ones after it match shapes, not checksums
+
+# a capitalised name part: Anna, Smith-Jones, O'Neil
+_NAME = r"[A-Z](?:[a-z]+(?:-[A-Z][a-z]+)?|'[A-Z][a-z]+)"
+
 # kind -> (pattern, extra test); the order resolves overlaps (the first kind wins a span)
 DETECTORS: dict[str, tuple[re.Pattern[str], Callable[[re.Match[str]], bool] | None]] = {
     "email": (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.IGNORECASE), None),
@@ -60,23 +70,46 @@ DETECTORS: dict[str, tuple[re.Pattern[str], Callable[[re.Match[str]], bool] | No
         ),
         None,
     ),
+    # only the name is the finding: "Dr. [PERSON_NAME]" still reads as a sentence
+    "person_name": (
+        re.compile(
+            r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Doctor)\.?\s+|(?i:\bmy name is)\s+)"
+            rf"(?P<name>{_NAME}(?:\s+{_NAME})?)"
+        ),
+        None,
+    ),
 }
 
 
-def find_pii(text: str, kinds: list[str] | None = None) -> list[Finding]:
+def find_pii(
+    text: str,
+    kinds: list[str] | None = None,
+    extra: Callable[[str], list[Finding]] | None = None,
+) -> list[Finding]:
+    """Every finding, without overlaps. Checksum-validated detectors (built-in, then
+    ``extra``: Presidio's recognisers) claim a span before the loose patterns (phone, address,
+    name), so an NHS number is reported as one, not as a phone number."""
     found: list[Finding] = []
     taken: list[tuple[int, int]] = []
+
+    def add(finding: Finding) -> None:
+        if not any(finding.start < e and s < finding.end for s, e in taken):
+            taken.append((finding.start, finding.end))
+            found.append(finding)
+
     for kind, (pattern, accept) in DETECTORS.items():
+        if kind == _LOOSE_FROM and extra is not None:
+            for finding in sorted(extra(text), key=lambda f: (f.start, -f.end)):
+                add(finding)
+            extra = None
         if kinds is not None and kind not in kinds:
             continue
         for match in pattern.finditer(text):
             if accept is not None and not accept(match):
                 continue
-            start, end = match.span()
-            if any(start < e and s < end for s, e in taken):
-                continue
-            taken.append((start, end))
-            found.append(Finding(kind, start, end, match.group(0)))
+            group = "name" if "name" in pattern.groupindex else 0
+            start, end = match.span(group)
+            add(Finding(kind, start, end, match.group(group)))
     return sorted(found, key=lambda f: f.start)
 
 

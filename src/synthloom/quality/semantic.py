@@ -1,0 +1,148 @@
+"""Checks on meaning rather than wording: a paraphrase of a kept record (``semantic_duplicate``),
+of an eval item (``contaminated``) or of a seed (``seed_copy``) is caught by the cosine of
+all-MiniLM-L6-v2 embeddings, where shingle and n-gram checks see different words.
+
+Reference texts (seeds, eval items) are embedded in one batch on the first record, so a run
+that never reaches the gate never loads the model."""
+
+from __future__ import annotations
+
+from synthloom.engine.job import Calls
+from synthloom.quality.base import Check, Drop
+from synthloom.quality.embed import Embedder, VectorIndex, Vectors
+from synthloom.records import Record
+
+
+class _Reference:
+    """A fixed set of labelled texts, embedded on first use."""
+
+    def __init__(self, embedder: Embedder, items: list[tuple[str, str]]) -> None:
+        self.embedder = embedder
+        self._items = items
+        self.index: VectorIndex | None = None
+
+    async def ready(self) -> VectorIndex:
+        if self.index is None:
+            index = VectorIndex()
+            if self._items:
+                vectors = await self.embedder.many([text for _, text in self._items])
+                for (label, _), vector in zip(self._items, vectors, strict=True):
+                    index.add(label, vector)
+            self.index = index
+        return self.index
+
+
+class SemanticDedup(Check):
+    """Cosine against every record kept so far, and the seeds. The search and the gate's
+    ``admit`` run with no await between them, so two paraphrases finishing together cannot
+    both get in."""
+
+    name = "dedup"
+    reasons = ("semantic_duplicate",)
+
+    def __init__(self, embedder: Embedder, threshold: float, seeds: list[tuple[str, str]]) -> None:
+        self.threshold = threshold
+        self.embedder = embedder
+        self._reference = _Reference(embedder, [(f"seed {sid}", text) for sid, text in seeds])
+        self._pending: dict[str, Vectors] = {}  # checked, not yet admitted
+        self._backlog: list[tuple[str, str]] = []  # admitted without a vector (resume)
+
+    async def _index(self) -> VectorIndex:
+        index = await self._reference.ready()
+        while self._backlog:
+            batch, self._backlog = self._backlog, []
+            vectors = await self.embedder.many([text for _, text in batch])
+            for (label, _), vector in zip(batch, vectors, strict=True):
+                index.add(label, vector)
+        return index
+
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
+        vector = await self.embedder.one(text)
+        index = await self._index()
+        score, label = index.nearest(vector)
+        record.scores["semantic_dup_cosine"] = round(max(score, 0.0), 4)
+        if score >= self.threshold:
+            record.notes["semantic_duplicate_of"] = label
+            return Drop(
+                "semantic_duplicate",
+                f"embedding cosine {score:.3f} >= {self.threshold} with {label}",
+                score,
+            )
+        self._pending[record.id] = vector
+        return None
+
+    def admit(self, record: Record, text: str) -> None:
+        vector = self._pending.pop(record.id, None)
+        if vector is not None and self._reference.index is not None:
+            self._reference.index.add(record.id, vector)
+        else:
+            self._backlog.append((record.id, text))
+
+    def retract(self, record: Record, text: str) -> None:
+        if self._reference.index is not None:
+            self._reference.index.remove(record.id)
+        self._backlog = [(label, t) for label, t in self._backlog if label != record.id]
+
+
+class NearestReference(Check):
+    """The closest fixed reference text by meaning. As eval decontamination, a paraphrased
+    test question is still a leak; as the seed-copy check, every record gets the score, so the
+    report can show how far the data strays from (or hugs) the private seeds."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        threshold: float,
+        items: list[tuple[str, str]],
+        *,
+        step: str,
+        reason: str,
+        score: str,
+        note: str,
+        kind: str = "",
+    ) -> None:
+        self.name, self.reasons = step, (reason,)
+        self.threshold = threshold
+        self.embedder = embedder
+        self._reference = _Reference(embedder, items)
+        self._score, self._note, self._kind = score, note, kind
+
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
+        vector = await self.embedder.one(text)
+        cosine, label = (await self._reference.ready()).nearest(vector)
+        record.scores[self._score] = round(max(cosine, 0.0), 4)
+        if label:
+            record.notes[self._note] = label
+        if cosine >= self.threshold:
+            detail = f"embedding cosine {cosine:.3f} >= {self.threshold} with {self._kind}{label}"
+            return Drop(self.reasons[0], detail, cosine)
+        return None
+
+
+def semantic_contamination(
+    embedder: Embedder, threshold: float, items: list[tuple[str, str]]
+) -> NearestReference:
+    return NearestReference(
+        embedder,
+        threshold,
+        items,
+        step="decontaminate",
+        reason="contaminated",
+        score="eval_cosine",
+        note="nearest_eval_item",
+    )
+
+
+def seed_cosine(
+    embedder: Embedder, threshold: float, seeds: list[tuple[str, str]]
+) -> NearestReference:
+    return NearestReference(
+        embedder,
+        threshold,
+        seeds,
+        step="privacy",
+        reason="seed_copy",
+        score="seed_cosine",
+        note="nearest_seed",
+        kind="seed ",
+    )
