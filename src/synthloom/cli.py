@@ -28,6 +28,7 @@ from synthloom.estimate import estimate as estimate_run
 from synthloom.export.formats import FORMATS
 from synthloom.export.writer import export as export_run
 from synthloom.records import Record, Status
+from synthloom.review.book import ReviewError
 from synthloom.run import OnStart, RunSummary
 from synthloom.run import run as run_recipe
 
@@ -50,7 +51,7 @@ def _errors() -> Iterator[None]:
     """One clear line per failure; exit 2 for bad input, 1 for anything else we expected."""
     try:
         yield
-    except RecipeError as exc:
+    except (RecipeError, ReviewError) as exc:
         _error(str(exc))
         raise typer.Exit(2) from None
     except SynthloomError as exc:
@@ -259,6 +260,49 @@ def export(
     with _errors():
         count = export_run(outdir, format, path, tasks=task)
     out.print(f"wrote {count} rows ({format}) to {path}")
+
+
+@app.command()
+def review(
+    outdir: Annotated[Path, typer.Argument(help="A run directory.")],
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample", "-n", min=1, help="Records to review (default: what --margin needs)."
+        ),
+    ] = None,
+    stratify_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stratify-by", "-s", help="task, judge (score band) or an axis (repeatable)."
+        ),
+    ] = None,
+    margin: Annotated[
+        float,
+        typer.Option(
+            "--margin", min=0.001, max=0.5, help="Wanted +- of the 95% interval (0.02 = 2 points)."
+        ),
+    ] = 0.05,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample draw.")] = 0,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 = any free")] = 8765,
+    resample: Annotated[
+        bool, typer.Option("--resample", help="Draw a new sample (reviews are kept).")
+    ] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Print the review results and exit.")
+    ] = False,
+) -> None:
+    """Review a sample of a run's records in a local web app (127.0.0.1, token-protected)."""
+    from synthloom.review.cli import prepare, print_summary, start
+
+    with _errors():
+        if summary:
+            for line in print_summary(outdir):
+                out.print(line, highlight=False, soft_wrap=True)
+            return
+        for line in prepare(outdir, sample, stratify_by or [], margin, seed, resample):
+            out.print(line, highlight=False, soft_wrap=True)
+        start(outdir, port, lambda url: out.print(f"review at [bold]{url}[/]", soft_wrap=True))
 
 
 def main() -> None:

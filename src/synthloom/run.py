@@ -174,6 +174,8 @@ async def _generate(
     summary = RunSummary(store.path.parent)
     store.set_meta("recipe", recipe.model_dump(mode="json", by_alias=True))
     store.set_meta("export", {t.name: t.shape.to_dict() for t in prepared.tasks})
+    # the reviewer is shown the seed a record is closest to
+    store.set_meta("seeds", {seed.id: seed.fields for seed in prepared.seeds})
     store.retain_plan(t.name for t in prepared.tasks)
     store.log_event(
         "run_start",

@@ -30,6 +30,45 @@ def test_migrations_set_the_version_and_are_idempotent(tmp_path: Path) -> None:
     assert {"meta", "cache", "records", "plan", "events"} <= tables
 
 
+def test_a_store_from_the_first_release_upgrades_in_place(tmp_path: Path) -> None:
+    """A run directory made before records had notes and before review: its records read
+    back with empty notes, and review tables appear."""
+    path = tmp_path / STORE_FILE
+    db = sqlite3.connect(path)
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    prov = json.dumps(
+        {
+            "recipe": "r",
+            "task": "t",
+            "row": 0,
+            "seed_ids": [],
+            "axes": {},
+            "template_hash": "",
+            "backend": "fake",
+            "model": "m",
+            "params": {},
+        }
+    )
+    db.execute(
+        "INSERT INTO records VALUES ('a', 't', 0, 'fp', 'accepted', NULL, NULL, '{\"q\": 1}',"
+        " ?, '{}', 'now')",
+        (prov,),
+    )
+    db.execute("INSERT INTO plan VALUES ('a', 't', 0, 'fp')")
+    db.commit()
+    db.close()
+    with RunStore(path) as store:
+        (record,) = store.planned_records()
+        assert record.data == {"q": 1}
+        assert record.notes == {}
+        tables = {
+            r[0]
+            for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    assert {"reviews", "review_sample"} <= tables
+
+
 def test_a_store_from_a_newer_synthloom_is_refused(tmp_path: Path) -> None:
     path = tmp_path / STORE_FILE
     db = sqlite3.connect(path)

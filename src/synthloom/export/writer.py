@@ -12,6 +12,7 @@ from synthloom.errors import SynthloomError
 from synthloom.export.formats import FORMATS, RAW_FORMATS, ROLE_FORMATS, Roles
 from synthloom.quality.calibration import STAGE as CALIBRATION
 from synthloom.records import Status
+from synthloom.review.book import overrides
 from synthloom.store.sqlite import STORE_FILE, RunStore
 
 
@@ -37,11 +38,16 @@ def export(
     with RunStore(store_path) as store:
         roles_info: dict[str, Any] = store.get_meta("export") or {}
         chosen = _chosen_tasks(roles_info, format, tasks)
+        rejected, edits = overrides(store)  # human review: out if rejected, edited as edited
         roles: dict[str, Roles] = {}
         rows: list[dict[str, Any]] = []
         for record in store.planned_records(Status.ACCEPTED):
             if record.task == CALIBRATION or (chosen is not None and record.task not in chosen):
                 continue
+            if record.id in rejected:
+                continue
+            if record.id in edits:
+                record.data = edits[record.id]
             if format in ROLE_FORMATS:
                 if record.task not in roles:
                     roles[record.task] = Roles.resolve(record.task, roles_info.get(record.task, {}))

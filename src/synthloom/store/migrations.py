@@ -52,7 +52,37 @@ def _m002_notes(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE records ADD COLUMN notes TEXT NOT NULL DEFAULT '{}'")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_notes]
+def _m003_reviews(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        -- the records drawn for human review, in the order they are shown
+        CREATE TABLE review_sample (
+            record_id TEXT PRIMARY KEY,
+            position INTEGER NOT NULL UNIQUE,
+            stratum TEXT NOT NULL
+        );
+        -- every reviewer action, appended (an audit trail): a verdict, an edit or a comment
+        CREATE TABLE reviews (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            record_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            action TEXT NOT NULL,
+            verdict TEXT,
+            reason TEXT,
+            comment TEXT,
+            edit TEXT,
+            ts TEXT NOT NULL
+        );
+        CREATE INDEX reviews_record ON reviews (record_id, seq);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial,
+    _m002_notes,
+    _m003_reviews,
+]
 
 
 def migrate(db: sqlite3.Connection) -> int:

@@ -29,6 +29,21 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _record(row: tuple[Any, ...]) -> Record:
+    rid, task_name, st, reason, error, data, prov, scores, notes = row
+    return Record(
+        id=rid,
+        task=task_name,
+        data=orjson.loads(data),
+        provenance=Provenance.from_dict(orjson.loads(prov)),
+        status=Status(st),
+        reason=reason,
+        error=error,
+        scores=orjson.loads(scores),
+        notes=orjson.loads(notes),
+    )
+
+
 class RunStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -41,6 +56,20 @@ class RunStore:
             migrate(self._db)
         except (sqlite3.Error, RuntimeError, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open run store: {exc}") from exc
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the store's sibling modules (reviews); autocommit, use ``with`` for a
+        transaction."""
+        return self._db
+
+    def record(self, record_id: str) -> Record | None:
+        row = self._db.execute(
+            "SELECT id, task, status, reason, error, data, provenance, scores, notes"
+            " FROM records WHERE id = ?",
+            (record_id,),
+        ).fetchone()
+        return None if row is None else _record(row)
 
     @classmethod
     def in_dir(cls, outdir: str | Path) -> RunStore:
@@ -167,19 +196,8 @@ class RunStore:
             sql += " AND p.task = ?"
             params.append(task)
         sql += " ORDER BY r.task, r.row"
-        rows = self._db.execute(sql, params)
-        for rid, task_name, st, reason, error, data, prov, scores, notes in rows:
-            yield Record(
-                id=rid,
-                task=task_name,
-                data=orjson.loads(data),
-                provenance=Provenance.from_dict(orjson.loads(prov)),
-                status=Status(st),
-                reason=reason,
-                error=error,
-                scores=orjson.loads(scores),
-                notes=orjson.loads(notes),
-            )
+        for row in self._db.execute(sql, params):
+            yield _record(row)
 
     # -- events -------------------------------------------------------------------------------
     def log_event(self, kind: str, **payload: Any) -> None:
