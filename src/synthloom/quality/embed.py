@@ -27,7 +27,7 @@ Encoder = Callable[[list[str]], Vectors]  # texts -> unit-length rows
 MODEL = "all-MiniLM-L6-v2"
 PIP_NAME = "synthloom[embed]"
 _BATCH = 64
-_CACHE = 4096  # one record's text is read by up to three checks in a row
+_CACHE = 8192  # a record's text is read by up to three checks; seeds by two
 
 
 def require_embeddings(purpose: str) -> None:
@@ -77,15 +77,27 @@ class Embedder:
         return self._encode(texts)
 
     async def many(self, texts: Sequence[str]) -> Vectors:
-        """A whole list at once (seeds, eval items, records kept by an earlier run)."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthloom-embed")
+        """A whole list at once (seeds, eval items, records kept by an earlier run). Texts
+        seen before are not encoded again: the seeds serve both dedup and the seed-copy
+        check."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthloom-embed")
+            loop = asyncio.get_running_loop()
+            for i in range(0, len(missing), 1024):
+                part = missing[i : i + 1024]
+                vectors = await loop.run_in_executor(self._pool, self._run, part)
+                for text, vector in zip(part, vectors, strict=True):
+                    self._remember(text, vector)
+        # the cache holds the last few thousand: a longer list is encoded in full once more
+        if all(t in self._cache for t in texts):
+            if not texts:
+                return np.zeros((0, 0), dtype=np.float32)
+            return np.stack([self._cache[t] for t in texts])
         loop = asyncio.get_running_loop()
-        parts = [
-            await loop.run_in_executor(self._pool, self._run, list(texts[i : i + 1024]))
-            for i in range(0, len(texts), 1024)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        assert self._pool is not None
+        return await loop.run_in_executor(self._pool, self._run, list(texts))
 
     async def one(self, text: str) -> Vectors:
         """One record's vector, batched with the other records waiting at the same moment."""

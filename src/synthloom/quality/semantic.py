@@ -7,6 +7,8 @@ that never reaches the gate never loads the model."""
 
 from __future__ import annotations
 
+import asyncio
+
 from synthloom.engine.job import Calls
 from synthloom.quality.base import Check, Drop
 from synthloom.quality.embed import Embedder, VectorIndex, Vectors
@@ -20,15 +22,18 @@ class _Reference:
         self.embedder = embedder
         self._items = items
         self.index: VectorIndex | None = None
+        # records arrive together: the first builds the index, the others wait for it
+        self._building = asyncio.Lock()
 
     async def ready(self) -> VectorIndex:
-        if self.index is None:
-            index = VectorIndex()
-            if self._items:
-                vectors = await self.embedder.many([text for _, text in self._items])
-                for (label, _), vector in zip(self._items, vectors, strict=True):
-                    index.add(label, vector)
-            self.index = index
+        async with self._building:
+            if self.index is None:
+                index = VectorIndex()
+                if self._items:
+                    vectors = await self.embedder.many([text for _, text in self._items])
+                    for (label, _), vector in zip(self._items, vectors, strict=True):
+                        index.add(label, vector)
+                self.index = index
         return self.index
 
 

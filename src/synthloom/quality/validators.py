@@ -3,6 +3,7 @@ boilerplate, and the language the recipe asks for."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
@@ -71,7 +72,9 @@ class Validators(Check):
             if found:
                 return Drop("refusal", f"refusal or boilerplate: {found.group(0)!r}")
         if self._detector is not None and s.language is not None:
-            language, confidence = self._detector(text)
+            # off the event loop: the first call loads lingua's models (seconds), and model
+            # calls for other rows keep going meanwhile
+            language, confidence = await asyncio.to_thread(self._detector, text)
             record.scores["language_confidence"] = round(confidence, 4)
             if language != s.language or confidence < s.min_language_confidence:
                 return Drop(
