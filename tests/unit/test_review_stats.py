@@ -66,11 +66,13 @@ def test_wilson_exact_coverage(acceptance: float) -> None:
     assert sum(covered) >= 0.94
 
 
+@pytest.mark.parametrize("draws", [2_000, 20_000])
 @pytest.mark.parametrize("acceptance", [0.99, 0.95, 0.90])
-def test_wilson_simulated_coverage(acceptance: float) -> None:
-    # 20,000 draws keep the Monte Carlo error (sd ~0.0016) well inside the margin: the exact
-    # coverage at 0.99 is about 0.948, too close to 0.94 for 2,000 draws to settle reliably.
-    n, draws = 200, 20_000
+def test_wilson_simulated_coverage(acceptance: float, draws: int) -> None:
+    """Error rates 1%, 5%, 10%: 2,000 draws as the issue asks, and 20,000, whose Monte Carlo
+    error (sd ~0.0016) settles the 1% case too, where the exact coverage (about 0.948, see
+    above) is close to 0.94. The seed is fixed, and was not chosen for the result."""
+    n = 200
     rng = np.random.default_rng(12345)
     accepted = rng.binomial(n, acceptance, size=draws)
     intervals = {k: wilson(k, n) for k in set(accepted.tolist())}
