@@ -16,9 +16,10 @@ from synthloom import run
 from synthloom.errors import MissingDependencyError
 from synthloom.quality import embed
 from synthloom.quality.base import words
-from synthloom.quality.embed import Embedder, VectorIndex, Vectors
+from synthloom.quality.embed import Embedder, Vectors
 from synthloom.quality.gate import Gate
 from synthloom.quality.semantic import SemanticDedup, seed_cosine, semantic_contamination
+from synthloom.quality.vindex import VectorIndex
 from synthloom.records import Provenance, Record, Status
 from tests.helpers import write_recipe
 
@@ -96,6 +97,27 @@ def test_the_index_grows_past_its_first_block_and_keeps_every_row() -> None:
         score, label = index.nearest(vectors[i])
         assert label == f"v{i}"
         assert score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_large_index_moves_to_a_graph_and_finds_the_same_neighbours() -> None:
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((10, 32)).astype(np.float32)
+    rows = centres[rng.integers(0, 10, 400)] + 0.5 * rng.standard_normal((400, 32))
+    rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    index = VectorIndex(dim=32, exact_limit=100)
+    for i, row in enumerate(rows[:300]):
+        index.add(f"v{i}", row)
+        assert index.exact == (i + 1 <= 100)
+    index.remove("v7")
+    index.remove("v150")
+    assert len(index) == 298
+    live = np.array([i for i in range(300) if i not in (7, 150)])
+    for query in rows[300:]:
+        truth = live[int(np.argmax(rows[live] @ query))]
+        score, label = index.nearest(query)
+        assert label == f"v{truth}"
+        assert score == pytest.approx(float(rows[truth] @ query), abs=1e-5)
+    assert index.nearest(rows[7])[1] != "v7"  # removed rows are never returned
 
 
 def test_semantic_dedup_drops_a_reworded_record_and_keeps_a_different_one() -> None:

@@ -11,7 +11,8 @@ import asyncio
 
 from synthloom.engine.job import Calls
 from synthloom.quality.base import Check, Drop
-from synthloom.quality.embed import Embedder, VectorIndex, Vectors
+from synthloom.quality.embed import Embedder, Vectors
+from synthloom.quality.vindex import VectorIndex
 from synthloom.records import Record
 
 
