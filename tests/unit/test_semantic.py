@@ -251,3 +251,14 @@ def test_seeds_are_embedded_once_for_every_check_and_concurrent_record() -> None
     records = asyncio.run(_through(gate, texts, together=True))
     assert all(r.status is Status.ACCEPTED for r in records)
     assert sum(encoder.batches) == 20 + 8  # each seed and each record encoded once
+
+
+def test_a_list_longer_than_the_cache_is_encoded_once() -> None:
+    """Resuming a large run embeds every kept record: more texts than the cache holds must
+    still cost one encode each, and come back in order."""
+    embedder, encoder = _embedder()
+    texts = [f"kept record {i}" for i in range(embed._CACHE + 500)]
+    vectors = asyncio.run(embedder.many(texts))
+    assert sum(encoder.batches) == len(texts)
+    assert vectors.shape == (len(texts), 384)
+    assert np.array_equal(vectors[-1], _Encoder()([texts[-1]])[0])

@@ -87,8 +87,11 @@ class Embedder:
     async def many(self, texts: Sequence[str]) -> Vectors:
         """A whole list at once (seeds, eval items, records kept by an earlier run). Texts
         seen before are not encoded again: the seeds serve both dedup and the seed-copy
-        check."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        check. Each text is encoded at most once, however long the list."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        known = {t: v for t in texts if (v := self._cache.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthloom-embed")
@@ -97,15 +100,9 @@ class Embedder:
                 part = missing[i : i + 1024]
                 vectors = await loop.run_in_executor(self._pool, self._run, part)
                 for text, vector in zip(part, vectors, strict=True):
+                    known[text] = vector
                     self._remember(text, vector)
-        # the cache holds the last few thousand: a longer list is encoded in full once more
-        if all(t in self._cache for t in texts):
-            if not texts:
-                return np.zeros((0, 0), dtype=np.float32)
-            return np.stack([self._cache[t] for t in texts])
-        loop = asyncio.get_running_loop()
-        assert self._pool is not None
-        return await loop.run_in_executor(self._pool, self._run, list(texts))
+        return np.stack([known[t] for t in texts])
 
     async def one(self, text: str) -> Vectors:
         """One record's vector, batched with the other records waiting at the same moment."""
