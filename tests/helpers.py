@@ -11,6 +11,10 @@ from typing import Any
 
 import yaml
 
+from synthloom.backends.base import GenerationRequest
+from synthloom.records import Record
+from synthloom.store.sqlite import RunStore
+
 
 def write_seeds(path: Path, count: int = 12) -> Path:
     with path.open("w") as fh:
@@ -77,3 +81,17 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run the ``synthloom`` command line in a fresh process, capturing its output."""
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def records(outdir: Path, task: str | None = None) -> list[Record]:
+    """The run's planned records (every status), in task and row order."""
+    with RunStore.in_dir(outdir) as store:
+        return list(store.planned_records(task=task))
+
+
+def system_of(request: GenerationRequest) -> str:
+    return request.messages[0]["content"] if request.messages else ""
+
+
+def user_of(request: GenerationRequest) -> str:
+    return request.messages[-1]["content"]

@@ -19,14 +19,13 @@ from synthloom.backends.base import Completion, GenerationRequest
 from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.records import Record
-from synthloom.store.sqlite import RunStore
 from synthloom.tasks.conversation import ASSISTANT_SYSTEM
 from synthloom.tasks.distill import EXPLAIN
 from synthloom.tasks.distill import SYSTEM as DISTILL_SYSTEM
 from synthloom.tasks.edge_cases import SYSTEM as EDGE_SYSTEM
 from synthloom.tasks.label import SYSTEM as LABEL_SYSTEM
 from synthloom.tasks.translate import SYSTEM as TRANSLATE_SYSTEM
-from tests.helpers import read_jsonl, write_seeds
+from tests.helpers import read_jsonl, records, system_of, user_of, write_seeds
 
 Responder = Callable[[GenerationRequest], "str | Completion"]
 
@@ -77,19 +76,6 @@ def write_recipe(
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
-
-
-def records(outdir: Path, task: str | None = None) -> list[Record]:
-    with RunStore.in_dir(outdir) as store:
-        return list(store.planned_records(task=task))
-
-
-def system_of(request: GenerationRequest) -> str:
-    return request.messages[0]["content"]
-
-
-def user_of(request: GenerationRequest) -> str:
-    return request.messages[-1]["content"]
 
 
 def request_of(backend: FakeBackend, record: Record) -> GenerationRequest:

@@ -17,8 +17,7 @@ import yaml
 from synthloom import FakeBackend, RecipeError, SynthloomError, export, run
 from synthloom.backends.base import Completion, GenerationRequest, Usage
 from synthloom.errors import BackendError
-from synthloom.records import Record, Status
-from synthloom.store.sqlite import RunStore
+from synthloom.records import Status
 from synthloom.tasks.evol_instruct import ANSWER_SYSTEM
 from synthloom.tasks.evol_instruct import OPERATIONS as EVOL_OPERATIONS
 from synthloom.tasks.evol_instruct import SYSTEM as EVOL_SYSTEM
@@ -26,7 +25,7 @@ from synthloom.tasks.preference import JUDGE_SYSTEM, WEAKER
 from synthloom.tasks.preference import SYSTEM as CANDIDATE_SYSTEM
 from synthloom.tasks.rouge import InstructionPool, lcs, rouge_l, tokens
 from synthloom.tasks.self_instruct import SYSTEM as SELF_INSTRUCT_SYSTEM
-from tests.helpers import cli, read_jsonl
+from tests.helpers import cli, read_jsonl, records, system_of, user_of
 
 Responder = Callable[[GenerationRequest], "str | Completion"]
 
@@ -79,19 +78,6 @@ def write_recipe(
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return path
-
-
-def records(outdir: Path, task: str | None = None) -> list[Record]:
-    with RunStore.in_dir(outdir) as store:
-        return list(store.planned_records(task=task))
-
-
-def system_of(request: GenerationRequest) -> str:
-    return request.messages[0]["content"] if request.messages else ""
-
-
-def user_of(request: GenerationRequest) -> str:
-    return request.messages[-1]["content"]
 
 
 def is_judge(request: GenerationRequest) -> bool:
