@@ -27,6 +27,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from synthloom.errors import SynthloomError
+from synthloom.records import Record
 from synthloom.review.book import MAX_TEXT, REASONS, ReviewBook, ReviewError, check_reviewer
 from synthloom.review.results import summarize
 from synthloom.review.view import changed_edit, edit_from_form, record_view
@@ -135,6 +136,12 @@ def create_app(outdir: Path, token: str) -> FastAPI:
             raise ReviewError("choose a reviewer name first (open the start page)")
         return reviewer
 
+    def target(request: Request, raw: str) -> tuple[int, str, Record]:
+        """What a POST acts on: the position, who acts, and the record there."""
+        position = position_of(raw)
+        reviewer = reviewer_or_refuse(request)
+        return position, reviewer, book.entry(position)[0]
+
     def after(reviewer: str, position: int) -> RedirectResponse:
         nxt = book.next_for(reviewer, position)
         return _see(f"/r/{nxt}" if nxt is not None else "/summary")
@@ -184,9 +191,7 @@ def create_app(outdir: Path, token: str) -> FastAPI:
 
     @app.post("/r/{raw}/verdict")
     async def verdict(request: Request, raw: str) -> Response:
-        position = position_of(raw)
-        reviewer = reviewer_or_refuse(request)
-        record, _ = book.entry(position)
+        position, reviewer, record = target(request, raw)
         form = await request.form()
         choice = _field(form, "verdict")
         reason, note = None, None
@@ -199,9 +204,7 @@ def create_app(outdir: Path, token: str) -> FastAPI:
 
     @app.post("/r/{raw}/edit")
     async def edit(request: Request, raw: str) -> Response:
-        position = position_of(raw)
-        reviewer = reviewer_or_refuse(request)
-        record, _ = book.entry(position)
+        position, reviewer, record = target(request, raw)
         form = await request.form()
         fields = edit_from_form(
             (k, v) for k, v in form.multi_items() if k.startswith(("text:", "turn:"))
@@ -212,9 +215,7 @@ def create_app(outdir: Path, token: str) -> FastAPI:
 
     @app.post("/r/{raw}/comment")
     async def comment(request: Request, raw: str) -> Response:
-        position = position_of(raw)
-        reviewer = reviewer_or_refuse(request)
-        record, _ = book.entry(position)
+        position, reviewer, record = target(request, raw)
         book.add(record.id, reviewer, "comment", comment=_field(await request.form(), "comment"))
         return _see(f"/r/{position}")
 
