@@ -337,6 +337,15 @@ def check_reviewer(name: str) -> str:
     return name
 
 
+def is_conversation(value: Any) -> bool:
+    """Turns with text: shown turn by turn, and editable turn by turn."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in value)
+    )
+
+
 def check_edit(original: dict[str, Any], edit: dict[str, Any] | None) -> dict[str, Any]:
     """An edit keeps the record's shape: the same fields, text where there was text, the same
     turns (roles) in a conversation. Only text changes."""
@@ -352,7 +361,7 @@ def check_edit(original: dict[str, Any], edit: dict[str, Any] | None) -> dict[st
             if not isinstance(value, str):
                 raise ReviewError(f"field {name!r} is text")
             out[name] = _limit(name, value)
-        elif isinstance(before, list) and all(isinstance(m, dict) for m in before):
+        elif is_conversation(before):
             if not isinstance(value, list) or len(value) != len(before):
                 raise ReviewError(f"field {name!r} must keep its {len(before)} turns")
             turns = []

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from synthloom.records import Record
-from synthloom.review.book import Review, ReviewBook, ReviewError, check_edit
+from synthloom.review.book import Review, ReviewBook, ReviewError, check_edit, is_conversation
 
 TEXT_INPUT = "text:"  # form name of a text field: "text:<field>"
 TURN_INPUT = "turn:"  # form name of a conversation turn: "turn:<index>:<field>"
@@ -83,14 +83,6 @@ class RecordView:
     my_verdict: tuple[str, str | None] | None
     progress: tuple[int, int, int]
     next_open: int | None
-
-
-def is_conversation(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in value)
-    )
 
 
 def as_text(value: Any) -> str:
