@@ -74,29 +74,22 @@ def _texts(rows: list[Seed], fields: list[str] | None) -> list[tuple[str, str]]:
     return [(s.id, text_of(s.fields, fields)) for s in rows]
 
 
-def _presidio(settings: PrivacySettings) -> Callable[[str], list[Finding]] | None:
-    if not settings.presidio:
-        return None
-    from synthloom.quality.presidio import PresidioDetector, require_presidio
-
-    require_presidio()
-    return PresidioDetector(settings.pii_types, settings.presidio_min_score).find
-
-
-def _check_pii_types(
+def _pii_detectors(
     settings: PrivacySettings, error_at: Callable[[str, str], RecipeError]
 ) -> Callable[[str], list[Finding]] | None:
     """Presidio's recognisers (when asked for), after checking every ``pii_types`` entry names
-    a detector: a misspelt type would otherwise silently detect nothing."""
+    a detector: a misspelt type would otherwise silently detect nothing. Listing Presidio's
+    types loads it, and the same detector then serves the records."""
     from synthloom.quality.pii import DETECTORS
 
-    extra = _presidio(settings)
-    if settings.pii_types is not None:
-        known = set(DETECTORS)
-        if settings.presidio:
-            from synthloom.quality.presidio import PresidioDetector
+    detector = None
+    if settings.presidio:
+        from synthloom.quality.presidio import PresidioDetector, require_presidio
 
-            known |= set(PresidioDetector(None, 0).entities())
+        require_presidio()
+        detector = PresidioDetector(settings.pii_types, settings.presidio_min_score)
+    if settings.pii_types is not None:
+        known = set(DETECTORS) | set(detector.entities() if detector is not None else ())
         unknown = [k for k in settings.pii_types if k not in known]
         if unknown:
             raise error_at(
@@ -104,7 +97,7 @@ def _check_pii_types(
                 f"unknown PII type(s) {unknown}; known: {', '.join(sorted(known))}"
                 + ("" if settings.presidio else " (more with presidio: true)"),
             )
-    return extra
+    return detector.find if detector is not None else None
 
 
 def build_gate(
@@ -139,7 +132,7 @@ def build_gate(
     seed_texts = _texts(seeds, settings.fields or record_fields)
     checks: list[Check] = []
     if settings.privacy is not None and settings.privacy.pii is not None:
-        extra = _check_pii_types(settings.privacy, error_at)
+        extra = _pii_detectors(settings.privacy, error_at)
         checks.append(Pii(settings.privacy, settings.fields, extra))
     if settings.validators is not None:
         checks.append(Validators(settings.validators, error_at))
