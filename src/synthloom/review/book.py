@@ -9,7 +9,7 @@ and exported with the latest edit when someone edited it."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,16 +51,6 @@ class Design:
     population: int
     strata: dict[str, int]  # stratum -> how many records it holds (the estimate's weights)
     created: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n,
-            "seed": self.seed,
-            "stratify_by": self.stratify_by,
-            "population": self.population,
-            "strata": self.strata,
-            "created": self.created,
-        }
 
 
 @dataclass(slots=True)
@@ -180,7 +170,7 @@ class ReviewBook:
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('review_design', ?)",
-                (orjson.dumps(design.to_dict()).decode(),),
+                (orjson.dumps(asdict(design)).decode(),),
             )
         return design
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from synthloom.review.book import Outcome, ReviewBook
 from synthloom.review.stats import Estimate, cohen_kappa, rule_of_three, stratified
@@ -48,23 +47,6 @@ class ReviewSummary:
     edited: int
     upper_error_if_clean: float | None  # rule of three: no rejection in ``reviewed``
     stratify_by: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "population": self.population,
-            "reviewed": self.reviewed,
-            "accepted": self.accepted,
-            "rate": self.overall.rate if self.reviewed else None,
-            "interval": [self.overall.low, self.overall.high],
-            "strata": [_row(s) for s in self.strata],
-            "reviewers": self.reviewers,
-            "reviewer_agreement": _agreement(self.reviewer_agreement),
-            "judge_agreement": _agreement(self.judge_agreement),
-            "reasons": self.reasons,
-            "edited": self.edited,
-            "upper_error_if_clean": self.upper_error_if_clean,
-        }
 
 
 def summarize(book: ReviewBook, confidence: float = 0.95) -> ReviewSummary:
@@ -152,21 +134,6 @@ def _agreement_of(pairs: list[tuple[str, str]]) -> Agreement:
         return Agreement(0, None, None)
     accuracy = sum(a == b for a, b in pairs) / len(pairs)
     return Agreement(len(pairs), accuracy, cohen_kappa(pairs))
-
-
-def _agreement(a: Agreement) -> dict[str, Any]:
-    return {"pairs": a.pairs, "accuracy": a.accuracy, "kappa": a.kappa}
-
-
-def _row(s: StratumRow) -> dict[str, Any]:
-    return {
-        "name": s.name,
-        "population": s.population,
-        "reviewed": s.reviewed,
-        "accepted": s.accepted,
-        "rate": s.rate,
-        "interval": [s.low, s.high],
-    }
 
 
 def text_lines(summary: ReviewSummary) -> list[str]:
