@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +77,75 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-CLI = [sys.executable, "-m", "synthloom.cli"]
+Env = Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one ``synthloom`` command did: its exit status and what it wrote where."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    """Run the ``synthloom`` command line in a fresh process, capturing its output."""
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    *args: str | Path,
+    cwd: Path | None = None,
+    check: int | None = None,
+    env: Env | None = None,
+) -> Result:
+    """Run the ``synthloom`` command line in this process (typer's CliRunner on
+    ``synthloom.cli.app``, stdout and stderr kept apart).
+
+    ``env``: variables set on top of the current environment for the call (None unsets one).
+    ``cwd``: the folder the command runs in. ``check``: the exit code the test expects; any other
+    fails the test with the command's output. An exception the command line did not turn into an
+    exit code propagates with its traceback instead of hiding behind exit code 1.
+    """
+    from typer.testing import CliRunner
+
+    from synthloom.cli import app
+
+    if isinstance(check, bool):
+        raise TypeError("check is the expected exit code (0 for success), not a bool")
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        outcome = CliRunner().invoke(
+            app, [str(a) for a in args], env=env, prog_name="synthloom", catch_exceptions=False
+        )
+    result = Result(outcome.exit_code, outcome.stdout, outcome.stderr)
+    if check is not None and result.returncode != check:
+        raise AssertionError(
+            f"synthloom {' '.join(map(str, args))}: exit {result.returncode}, expected {check}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def cli_process(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: Env | None = None,
+    capture: bool = False,
+) -> subprocess.Popen[str]:
+    """Start the ``synthloom`` command line as its own process, for what needs one: SIGKILL,
+    Ctrl+C, a server that runs until stopped. ``env`` and ``cwd`` as for :func:`cli`;
+    ``capture`` pipes stdout and stderr (text) for ``communicate``, else they are discarded."""
+    environ = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    stream = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "synthloom.cli", *map(str, args)],
+        cwd=cwd,
+        env=environ,
+        stdout=stream,
+        stderr=stream,
+        text=True,
+    )
 
 
 def records(outdir: Path, task: str | None = None) -> list[Record]:

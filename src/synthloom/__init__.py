@@ -1,24 +1,29 @@
 """synthloom: seed examples in, a provenance-tagged synthetic dataset out.
 
-The Python API mirrors the CLI: :func:`load_recipe`, :func:`run`, :func:`estimate`,
-:func:`export`.
+The Python API mirrors the CLI: :func:`load_recipe`, :func:`run`, :func:`check`,
+:func:`estimate`, :func:`export`; :class:`Dataset` is what a run directory's dataset is.
 """
 
 from synthloom.backends.base import Backend, Completion, GenerationRequest, Usage
 from synthloom.backends.fake import FakeBackend
+from synthloom.check import check
+from synthloom.dataset import Dataset
 from synthloom.errors import (
     BackendError,
+    BudgetExhausted,
     GenerationFailed,
     MissingDependencyError,
     RecipeError,
+    ReviewError,
     StoreError,
     SynthloomError,
 )
 from synthloom.estimate import Estimate, estimate
 from synthloom.export.writer import export
+from synthloom.finalize import RunSummary
 from synthloom.recipe import ModelSettings, Recipe, load_recipe
-from synthloom.records import Provenance, Record, Status
-from synthloom.run import RunSummary, arun, run
+from synthloom.records import Origin, Provenance, Record, Status
+from synthloom.run import arun, run
 from synthloom.taskspecs import (
     Candidate,
     ConversationSpec,
@@ -36,9 +41,11 @@ from synthloom.taskspecs import (
 __all__ = [
     "Backend",
     "BackendError",
+    "BudgetExhausted",
     "Candidate",
     "Completion",
     "ConversationSpec",
+    "Dataset",
     "DistillSpec",
     "EdgeCasesSpec",
     "Estimate",
@@ -51,11 +58,13 @@ __all__ = [
     "MagpieSpec",
     "MissingDependencyError",
     "ModelSettings",
+    "Origin",
     "PreferenceSpec",
     "Provenance",
     "Recipe",
     "RecipeError",
     "Record",
+    "ReviewError",
     "RunSummary",
     "SelfInstructSpec",
     "Status",
@@ -64,6 +73,7 @@ __all__ = [
     "TranslateSpec",
     "Usage",
     "arun",
+    "check",
     "estimate",
     "export",
     "load_recipe",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -23,13 +23,13 @@ from rich.progress import (
 from rich.table import Table
 
 from synthloom.check import check as check_data
-from synthloom.errors import RecipeError, SynthloomError
+from synthloom.errors import RecipeError, ReviewError, SynthloomError
 from synthloom.estimate import estimate as estimate_run
 from synthloom.export.formats import FORMATS
 from synthloom.export.writer import export as export_run
+from synthloom.finalize import RunSummary
+from synthloom.hooks import OnRecord, OnStart
 from synthloom.records import Record, Status
-from synthloom.review.book import ReviewError
-from synthloom.run import OnStart, RunSummary
 from synthloom.run import run as run_recipe
 
 app = typer.Typer(
@@ -64,7 +64,7 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def _progress() -> tuple[Progress, OnStart, Callable[[Record], None]]:
+def _progress() -> tuple[Progress, OnStart, OnRecord]:
     """A bar per task, started only when the first task starts: a recipe that fails
     validation prints its error, not an empty bar."""
     progress = Progress(
@@ -104,6 +104,13 @@ def _progress() -> tuple[Progress, OnStart, Callable[[Record], None]]:
     return progress, on_start, on_record
 
 
+_FORCE_HELP = "If OUTDIR holds another recipe's run, delete it and start over."
+
+
+def _say_reset(message: str) -> None:
+    err.print(f"[yellow]--force[/]: {escape(message)}", soft_wrap=True)
+
+
 @app.command()
 def run(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
@@ -114,13 +121,21 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Use the fake backend: no model calls.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
 ) -> None:
     """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
     progress, on_start, on_record = _progress()
     with _errors():
         try:
             summary = run_recipe(
-                recipe, outdir, n=n, dry_run=dry_run, on_start=on_start, on_record=on_record
+                recipe,
+                outdir,
+                n=n,
+                dry_run=dry_run,
+                on_start=on_start,
+                on_record=on_record,
+                force=force,
+                on_reset=_say_reset,
             )
         finally:
             if progress.live.is_started:
@@ -195,11 +210,18 @@ def check(
         list[str] | None,
         typer.Option("--field", "-f", help="A text field the checks read (repeatable)."),
     ] = None,
+    id_field: Annotated[
+        str | None,
+        typer.Option("--id-field", help="The field holding each row's id (default: id)."),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Fake backend for the judge: no model calls.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
 ) -> None:
-    """Run a recipe's quality gate on records made anywhere; same outputs and funnel as run."""
+    """Run a recipe's quality gate on records made anywhere; same outputs and funnel as run.
+
+    The recipe needs only a name and a quality: section (seeds optional)."""
     progress, on_start, on_record = _progress()
     with _errors():
         try:
@@ -208,9 +230,12 @@ def check(
                 recipe,
                 outdir,
                 fields=field,
+                id_field=id_field,
                 dry_run=dry_run,
                 on_start=on_start,
                 on_record=on_record,
+                force=force,
+                on_reset=_say_reset,
             )
         finally:
             if progress.live.is_started:

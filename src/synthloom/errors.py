@@ -92,3 +92,12 @@ class GenerationFailed(SynthloomError):
 
 class StoreError(SynthloomError):
     """The run directory cannot be used (locked, corrupt, written by a newer synthloom)."""
+
+
+class BudgetExhausted(SynthloomError):
+    """The next call could take the run past its token or cost budget. Raised inside the engine
+    to stop scheduling: the row stays unstarted and the run ends cleanly, resumable."""
+
+
+class ReviewError(SynthloomError):
+    """A review request that cannot be taken (bad verdict, edit, name); nothing is stored."""

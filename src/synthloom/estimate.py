@@ -40,6 +40,7 @@ def estimate(recipe: Recipe | str | Path, *, n: int | None = None) -> Estimate:
     model = recipe.model
     prepared = prepare(recipe, backend=model.backend, model_id=model.model or "default")
     count = n if n is not None else recipe.target
+    assert count is not None  # prepare() requires a generation recipe, which has a target
     prompt_tokens = completion_tokens = worst_tokens = 0
     calls = worst_calls = rows = 0
     stage_rows: dict[str, int] = {}
@@ -52,7 +53,8 @@ def estimate(recipe: Recipe | str | Path, *, n: int | None = None) -> Estimate:
             placeholder = {f: "x" * 4 * typical_reply for f in fields}
             upstream = [placeholder] * stage_rows.get(stage.upstream, 0)
         stage_count = 0
-        for row in stage.rows(prepared.planner, count, upstream):
+        inputs = stage.inputs(count, upstream)
+        for row in stage.rows(prepared.planner, inputs, range(stage.size(count, inputs))):
             job = task.job(row)
             stage_count += 1
             tokens = count_request_tokens(job.first)

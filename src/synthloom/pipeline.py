@@ -34,27 +34,43 @@ class Stage:
     upstream: str | None = None  # the earlier task whose accepted records are the input
     quality: bool = True  # the quality gate applies to this stage's records
     capped: bool = True  # -n / target caps its input rows (not judge calibration's)
+    in_dataset: bool = True  # its accepted records are part of the dataset (calibration: no)
 
-    def size(self, count: int, items: list[dict[str, Any]] | None) -> int:
-        """Rows this stage plans: ``count`` planned rows, or its input rows x variants."""
-        if items is None:
-            return count
-        return (min(count, len(items)) if self.capped else len(items)) * self.task.variants
+    @property
+    def name(self) -> str:
+        return self.task.name
 
-    def rows(
-        self, planner: Planner, count: int, upstream: list[dict[str, Any]] | None = None
-    ) -> Iterator[PlannedRow]:
-        """The stage's rows: ``count`` planned rows, or each of the first ``count`` input rows
-        once per variant. Axis values and few-shot seeds are drawn for input rows too."""
+    def inputs(
+        self, count: int, upstream: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]] | None:
+        """The input rows this run reads (the first ``count`` when capped), or None for a
+        stage planned from the seeds."""
         items = self.items if self.items is not None else upstream
         if items is None:
-            yield from planner.rows(count)
+            return None
+        return items[:count] if self.capped else items
+
+    def size(self, count: int, inputs: list[dict[str, Any]] | None) -> int:
+        """Rows this stage plans: ``count`` planned rows, or its input rows x variants."""
+        return count if inputs is None else len(inputs) * self.task.variants
+
+    def rows(
+        self, planner: Planner, inputs: list[dict[str, Any]] | None, span: range
+    ) -> Iterator[PlannedRow]:
+        """The rows at positions ``span``: planned rows, or input row ``p // variants`` in
+        variant ``p % variants``. Row ``p`` depends only on ``p``, so any executor can run
+        any range. Axis values and few-shot seeds are drawn for input rows too."""
+        if inputs is None:
+            for index in span:
+                yield planner.row(index)
             return
         variants = self.task.variants
-        for i, item in enumerate(items[:count] if self.capped else items):
-            for v in range(variants):
-                base = planner.row(i * variants + v)
-                yield PlannedRow(base.index, base.seed_indices, base.axes, item=item, variant=v)
+        for position in span:
+            base = planner.row(position)
+            item, variant = divmod(position, variants)
+            yield PlannedRow(
+                base.index, base.seed_indices, base.axes, item=inputs[item], variant=variant
+            )
 
 
 @dataclass(slots=True)
@@ -77,7 +93,8 @@ class Prepared:
         return [s.task for s in self.stages]
 
 
-def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
+def seeds_and_planner(recipe: Recipe) -> tuple[list[Seed], Planner]:
+    """The recipe's seeds (none is fine) and the planner that draws them and the axes."""
     seeds = load_seeds(recipe.seeds, recipe.base_dir) if recipe.seeds is not None else []
     axes = parse_axes(recipe.axes, recipe.base_dir, recipe.error)
     for axis in axes:
@@ -86,9 +103,55 @@ def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
     planner = Planner(
         len(seeds),
         axes,
-        per_row=max(t.few_shot for t in recipe.tasks),
+        per_row=max((t.few_shot for t in recipe.tasks), default=1),
         random_seed=recipe.random_seed,
     )
+    return seeds, planner
+
+
+def kit_for(
+    recipe: Recipe,
+    seeds: list[Seed],
+    backend: str,
+    model_id: str,
+    *,
+    name: str,
+    kind: str,
+    field: str,
+    config: dict[str, Any],
+    input_fields: tuple[str, ...] | None,
+    source_file: str | None = None,
+    few_shot: int = 1,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> TaskKit:
+    """A task's kit: the run-wide settings every stage shares, the stage's own on top (a
+    temperature or max_tokens of None means the model's)."""
+    return TaskKit(
+        name=name,
+        kind=kind,
+        field=field,
+        recipe_name=recipe.name,
+        seeds=seeds,
+        model=recipe.model,
+        backend=backend,
+        model_id=model_id,
+        random_seed=recipe.random_seed,
+        base_dir=recipe.base_dir,
+        source_file=source_file or recipe.source_file,
+        error_at=recipe.error,
+        temperature=recipe.model.temperature if temperature is None else temperature,
+        max_tokens=max_tokens or recipe.model.max_tokens,
+        few_shot=few_shot,
+        config=config,
+        input_fields=input_fields,
+    )
+
+
+def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
+    """Compile a generation recipe (it must have a target and tasks)."""
+    recipe.require_generation()
+    seeds, planner = seeds_and_planner(recipe)
     stages: list[Stage] = []
     for i, spec in enumerate(recipe.tasks):
         field = f"tasks[{i}]"
@@ -118,26 +181,19 @@ def prepare(recipe: Recipe, *, backend: str, model_id: str) -> Prepared:
                 )
                 raise recipe.error(f"{field}.input", f"cannot read input {source!r}: {why}")
             input_fields = ("id", *upstream.task.shape.fields)
-        kit = TaskKit(
+        kit = kit_for(
+            recipe,
+            seeds,
+            backend,
+            model_id,
             name=spec.task_name,
             kind=spec.kind,
             field=field,
-            recipe_name=recipe.name,
-            seeds=seeds,
-            model=recipe.model,
-            backend=backend,
-            model_id=model_id,
-            random_seed=recipe.random_seed,
-            base_dir=recipe.base_dir,
-            source_file=recipe.source_file,
-            error_at=recipe.error,
-            temperature=(
-                spec.temperature if spec.temperature is not None else recipe.model.temperature
-            ),
-            max_tokens=spec.max_tokens or recipe.model.max_tokens,
-            few_shot=spec.few_shot,
             config=spec.model_dump(mode="json", by_alias=True),
             input_fields=input_fields,
+            few_shot=spec.few_shot,
+            temperature=spec.temperature,
+            max_tokens=spec.max_tokens,
         )
         task = build_task(spec, kit)
         stage = Stage(task, source, items, upstream.task.name if upstream else None, spec.quality)
@@ -170,30 +226,23 @@ def _calibration_stage(
     items = [{"id": s.id, **s.fields} for s in rows]
     for item in items:  # a missing or unknown verdict fails now, not after the judge calls
         human_verdict(item, str(recipe.resolve(path)))
-    kit = TaskKit(
+    kit = kit_for(
+        recipe,
+        seeds,
+        backend,
+        model_id,
         name=STAGE,
         kind="calibration",
         field="quality.judge.calibration",
-        recipe_name=recipe.name,
-        seeds=seeds,
-        model=recipe.model,
-        backend=backend,
-        model_id=model_id,
-        random_seed=recipe.random_seed,
-        base_dir=recipe.base_dir,
-        source_file=str(recipe.resolve(path)),
-        error_at=recipe.error,
-        temperature=recipe.model.temperature,
-        max_tokens=recipe.model.max_tokens,
-        few_shot=1,
         config={
             "calibration": path,
             "judge": recipe.quality.judge.model_dump() if recipe.quality.judge else None,
         },
         input_fields=tuple(items[0]),
+        source_file=str(recipe.resolve(path)),
     )
     task = CalibrationTask(kit, judge, recipe.quality.fields)
-    return Stage(task, path, items, quality=False, capped=False)
+    return Stage(task, path, items, quality=False, capped=False, in_dataset=False)
 
 
 def _check_rows(stage: Stage, planner: Planner, seeds: list[Seed]) -> Iterator[PlannedRow]:

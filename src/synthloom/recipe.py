@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from synthloom.errors import RecipeError
 from synthloom.quality.settings import (
@@ -23,7 +24,8 @@ from synthloom.quality.settings import (
     QualitySettings,
     ValidatorSettings,
 )
-from synthloom.taskspecs import SPECS, Candidate, TaskSpec
+from synthloom.tasks.registry import KINDS, TaskSpec
+from synthloom.taskspecs import Candidate
 
 
 class _Strict(BaseModel):
@@ -76,11 +78,12 @@ class Recipe(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # a JSONL/CSV/Parquet path, or the seeds themselves; only magpie runs without seeds
     seeds: str | list[dict[str, Any]] | None = None
-    target: int = Field(ge=1)
+    # records to plan; ``run`` needs it and ``tasks`` (see require_generation), ``check`` not
+    target: int | None = Field(default=None, ge=1)
     random_seed: int = 0
     model: ModelSettings = Field(default_factory=ModelSettings)
     axes: dict[str, Any] = Field(default_factory=dict)
-    tasks: list[TaskSpec] = Field(min_length=1)  # run in order; one may read another's output
+    tasks: list[TaskSpec] = Field(default_factory=list)  # in order; one may read another's output
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -100,6 +103,18 @@ class Recipe(_Strict):
         if dupes:
             raise ValueError(f"task names must be unique; give each a 'name' (repeated: {dupes})")
         return self
+
+    def require_generation(self) -> None:
+        """Generating needs ``target`` and ``tasks``; a recipe that only runs the quality gate
+        over a file (``synthloom check``) may leave them out, so the model cannot require them
+        and the run path asks here, with the same file:line error a missing key always had."""
+        needed = " (synthloom run needs it; check does not)"
+        if self.target is None:
+            raise self.error("target", "required field is missing" + needed)
+        if not self.tasks:
+            given = "tasks" in self.model_fields_set
+            cause = "needs at least one task" if given else "required field is missing"
+            raise self.error("tasks", cause + needed)
 
     @property
     def source_file(self) -> str:
@@ -168,7 +183,7 @@ def _field_path(loc: tuple[str | int, ...]) -> str:
     loc = tuple(
         p
         for i, p in enumerate(loc)
-        if not (p in SPECS and i >= 2 and loc[i - 2] == "tasks" and isinstance(loc[i - 1], int))
+        if not (p in KINDS and i >= 2 and loc[i - 2] == "tasks" and isinstance(loc[i - 1], int))
     )
     for part in loc:
         if isinstance(part, int):
@@ -191,7 +206,7 @@ _MODELS: list[type[BaseModel]] = [
     PrivacySettings,
     JudgeSettings,
     GroundingSettings,
-    *SPECS.values(),
+    *(kind.spec for kind in KINDS.values()),
 ]
 _KNOWN_KEYS = sorted({f.alias or name for cls in _MODELS for name, f in cls.model_fields.items()})
 
@@ -204,13 +219,20 @@ def _describe(err: Any) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         kind = err.get("input", {}).get("kind") if isinstance(err.get("input"), dict) else None
-        return f"unknown task kind {kind!r} (choose from: {', '.join(SPECS)})"
+        return f"unknown task kind {kind!r} (choose from: {', '.join(KINDS)})"
     if err["type"] == "missing":
         return "required field is missing"
     value = repr(err.get("input"))
     if len(value) > 60:
         value = value[:57] + "..."
     return f"{msg} (got {value})"
+
+
+def _first(errors: list[ErrorDetails]) -> ErrorDetails:
+    """The error to report. An unknown key comes before everything else: a misspelt
+    ``templte`` also makes ``template`` missing, and only the unknown key (with its
+    suggestion) says what to fix. Otherwise pydantic's order, which follows the recipe's."""
+    return min(errors, key=lambda err: err["type"] != "extra_forbidden")
 
 
 def recipe_from_dict(
@@ -220,7 +242,7 @@ def recipe_from_dict(
     try:
         recipe = Recipe.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = _first(exc.errors())
         loc = tuple(p for p in err["loc"] if p != "base_dir")
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, "kind")

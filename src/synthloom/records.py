@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Origin(StrEnum):
+    """Where a record's data came from: what a reader may trust its provenance to say."""
+
+    GENERATED = "generated"  # written by a model in this run (backend, model, params are real)
+    IMPORTED = "imported"  # read from a file (``synthloom check``): no model of ours wrote it
+    REAL = "real"  # human-written data mixed in at export
 
 
 class Status(StrEnum):
@@ -34,6 +47,9 @@ class Provenance:
     finished_at: str = ""
     synthloom_version: str = ""
     parent: str | None = None  # the input this row was made from: a seed or an earlier record
+    origin: str = Origin.GENERATED
+    source: str | None = None  # imported rows: the file they were read from
+    line: int | None = None  # ... and the line (the row number for Parquet)
 
     def to_dict(self) -> dict[str, Any]:
         # not dataclasses.asdict: its recursive deep copy was the largest cost per row
@@ -55,6 +71,9 @@ class Provenance:
             "finished_at": self.finished_at,
             "synthloom_version": self.synthloom_version,
             "parent": self.parent,
+            "origin": str(self.origin),
+            "source": self.source,
+            "line": self.line,
         }
 
     @classmethod

@@ -28,7 +28,7 @@ def load_seeds(source: str | list[dict[str, Any]], base_dir: Path) -> list[Seed]
         file = str(path)
         if not path.is_file():
             raise RecipeError("seed file not found", file=file)
-        rows = _read(path)
+        rows = read_rows(path)
     if not rows:
         raise RecipeError("no seeds: the file holds no rows", file=file)
     seeds: list[Seed] = []
@@ -49,7 +49,8 @@ def load_seeds(source: str | list[dict[str, Any]], base_dir: Path) -> list[Seed]
     return seeds
 
 
-def _read(path: Path) -> list[tuple[int, Any]]:
+def read_rows(path: Path) -> list[tuple[int, Any]]:
+    """(line, row) for each row of a JSONL, CSV or Parquet file; errors name the file."""
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".ndjson"}:
         return _read_jsonl(path)

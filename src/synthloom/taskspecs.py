@@ -1,5 +1,6 @@
 """What each task kind accepts in a recipe: one small pydantic model per kind, chosen by
 ``kind:``. This is the boundary; the task modules turn a validated spec into a runnable task.
+A kind is listed once, in :mod:`synthloom.tasks.registry`, next to the class that runs it.
 
 Shared keys: ``name`` (default: the kind), ``input`` (where rows come from), ``template`` and
 ``system`` (override the kind's built-in prompts: inline Jinja2, or a file next to the recipe),
@@ -8,24 +9,20 @@ Shared keys: ``name`` (default: the kind), ``input`` (where rows come from), ``t
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class _TaskBase(_Strict):
+class TaskSpecBase(_Strict):
+    """What every kind accepts. Each kind's spec narrows ``kind`` to its own literal, which
+    is the tag pydantic chooses the spec by."""
+
+    kind: str
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
     # None: rows planned from the seeds (``target`` of them, seeds balanced, axes sampled).
     # "seeds": each seed once. An earlier task's name: each of its accepted records once.
@@ -44,10 +41,10 @@ class _TaskBase(_Strict):
 
     @property
     def task_name(self) -> str:
-        return self.name or str(getattr(self, "kind", "task"))
+        return self.name or self.kind
 
 
-class ExpandSpec(_TaskBase):
+class ExpandSpec(TaskSpecBase):
     """Few-shot seed expansion into the output schema (the flagship)."""
 
     kind: Literal["expand"] = "expand"
@@ -57,7 +54,7 @@ class ExpandSpec(_TaskBase):
     response_field: str | None = None  # which output field is the assistant turn
 
 
-class LabelSpec(_TaskBase):
+class LabelSpec(TaskSpecBase):
     """Documents for a classifier, balanced per label (or in given proportions)."""
 
     kind: Literal["label"] = "label"
@@ -82,7 +79,7 @@ class LabelSpec(_TaskBase):
         return self
 
 
-class ConversationSpec(_TaskBase):
+class ConversationSpec(TaskSpecBase):
     """Multi-turn dialogues between a simulated user with a persona and an assistant."""
 
     kind: Literal["conversation"] = "conversation"
@@ -100,7 +97,7 @@ class ConversationSpec(_TaskBase):
         return value
 
 
-class EdgeCasesSpec(_TaskBase):
+class EdgeCasesSpec(TaskSpecBase):
     """Rare, adversarial or boundary scenarios for a specification, each with why it is hard."""
 
     kind: Literal["edge_cases"] = "edge_cases"
@@ -110,7 +107,7 @@ class EdgeCasesSpec(_TaskBase):
     )
 
 
-class TranslateSpec(_TaskBase):
+class TranslateSpec(TaskSpecBase):
     """Seeds or an earlier task's records into target languages, other fields preserved."""
 
     kind: Literal["translate"] = "translate"
@@ -125,7 +122,7 @@ class Candidate(_Strict):
     weaker: bool = False  # instructed to write a plausible but worse answer
 
 
-class PreferenceSpec(_TaskBase):
+class PreferenceSpec(TaskSpecBase):
     """Candidate responses per prompt and a judged choice: prompt/chosen/rejected for DPO."""
 
     kind: Literal["preference"] = "preference"
@@ -139,7 +136,7 @@ class PreferenceSpec(_TaskBase):
     judge_model: str | None = None
 
 
-class DistillSpec(_TaskBase):
+class DistillSpec(TaskSpecBase):
     """A teacher model answers given prompts, optionally with step-by-step reasoning."""
 
     kind: Literal["distill"] = "distill"
@@ -148,7 +145,7 @@ class DistillSpec(_TaskBase):
     explain: bool = False  # also ask for the reasoning, kept in its own field
 
 
-class SelfInstructSpec(_TaskBase):
+class SelfInstructSpec(TaskSpecBase):
     """New instructions bootstrapped from seed tasks, filtered by ROUGE-L against the pool."""
 
     kind: Literal["self_instruct"] = "self_instruct"
@@ -166,7 +163,7 @@ def _all_operations() -> list[Operation]:
     return list(OPERATIONS)
 
 
-class EvolInstructSpec(_TaskBase):
+class EvolInstructSpec(TaskSpecBase):
     """Instructions evolved in depth and breadth over rounds; failed evolutions are dropped."""
 
     kind: Literal["evol_instruct"] = "evol_instruct"
@@ -176,7 +173,7 @@ class EvolInstructSpec(_TaskBase):
     answer: bool = True  # also answer the final instruction
 
 
-class MagpieSpec(_TaskBase):
+class MagpieSpec(TaskSpecBase):
     """Instructions sampled from an aligned model's own pre-query template, then answered."""
 
     kind: Literal["magpie"] = "magpie"
@@ -187,50 +184,9 @@ class MagpieSpec(_TaskBase):
     min_words: int = Field(default=3, ge=1)
 
 
-SPECS: dict[str, type[_TaskBase]] = {
-    "expand": ExpandSpec,
-    "label": LabelSpec,
-    "conversation": ConversationSpec,
-    "edge_cases": EdgeCasesSpec,
-    "translate": TranslateSpec,
-    "preference": PreferenceSpec,
-    "distill": DistillSpec,
-    "self_instruct": SelfInstructSpec,
-    "evol_instruct": EvolInstructSpec,
-    "magpie": MagpieSpec,
-}
-
-
-def _kind_of(value: Any) -> str | None:
+def kind_of(value: Any) -> str | None:
     """A task without ``kind:`` is an expand task, as it was before there were other kinds."""
     if isinstance(value, dict):
         kind = value.get("kind", "expand")
         return kind if isinstance(kind, str) else None
     return getattr(value, "kind", None)
-
-
-TaskSpec = Annotated[
-    Annotated[ExpandSpec, Tag("expand")]
-    | Annotated[LabelSpec, Tag("label")]
-    | Annotated[ConversationSpec, Tag("conversation")]
-    | Annotated[EdgeCasesSpec, Tag("edge_cases")]
-    | Annotated[TranslateSpec, Tag("translate")]
-    | Annotated[PreferenceSpec, Tag("preference")]
-    | Annotated[DistillSpec, Tag("distill")]
-    | Annotated[SelfInstructSpec, Tag("self_instruct")]
-    | Annotated[EvolInstructSpec, Tag("evol_instruct")]
-    | Annotated[MagpieSpec, Tag("magpie")],
-    Discriminator(_kind_of),
-]
-AnyTaskSpec = (
-    ExpandSpec
-    | LabelSpec
-    | ConversationSpec
-    | EdgeCasesSpec
-    | TranslateSpec
-    | PreferenceSpec
-    | DistillSpec
-    | SelfInstructSpec
-    | EvolInstructSpec
-    | MagpieSpec
-)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -13,7 +11,7 @@ from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.store.sqlite import RunStore
 from synthloom.tasks.expand import ExpandTask
-from tests.helpers import cli, read_jsonl
+from tests.helpers import Result, cli, read_jsonl
 
 FLAGSHIP = Path(__file__).parents[2] / "examples" / "post-surgical-care" / "recipe.yaml"
 PROVENANCE_KEYS = {
@@ -34,23 +32,24 @@ PROVENANCE_KEYS = {
     "finished_at",
     "synthloom_version",
     "parent",
+    "origin",
+    "source",
+    "line",
 }
 
 
-def _offline_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        NO_PROXY="*",
-        http_proxy="http://127.0.0.1:9",
-        https_proxy="http://127.0.0.1:9",
-    )
-    env.pop("OPENAI_API_KEY", None)
-    return env
+# offline: no hub, every proxied request to a dead port, no API key
+OFFLINE: dict[str, str | None] = {
+    "HF_HUB_OFFLINE": "1",
+    "NO_PROXY": "*",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "OPENAI_API_KEY": None,
+}
 
 
-def _synthloom(*args: str) -> subprocess.CompletedProcess[str]:
-    return cli(*args, env=_offline_env())
+def _synthloom(*args: str) -> Result:
+    return cli(*args, env=OFFLINE)
 
 
 def test_flagship_makes_ten_schema_valid_records_with_full_provenance(tmp_path: Path) -> None:
@@ -72,6 +71,7 @@ def test_flagship_makes_ten_schema_valid_records_with_full_provenance(tmp_path: 
         validator.validate(row["data"])
         prov = row["provenance"]
         assert set(prov) == PROVENANCE_KEYS
+        assert prov["origin"] == "generated"
         assert prov["backend"] == "embedded"
         assert prov["model"] == DEFAULT_GGUF
         assert set(prov["seed_ids"]) <= seed_ids

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.store.sqlite import STORE_FILE, RunStore
 from tests.fault_server import request_digest, spawn
-from tests.helpers import CLI, read_jsonl, write_recipe
+from tests.helpers import cli, cli_process, read_jsonl, write_recipe
 
 ROOT = Path(__file__).parents[2]
 TOTAL = 400
@@ -37,20 +36,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         proc.wait(10)
 
 
-def _run(recipe: Path, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            *CLI,
-            "run",
-            str(recipe),
-            "-o",
-            str(out),
-            "-n",
-            str(TOTAL),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def _run_args(recipe: Path, out: Path) -> tuple[str | Path, ...]:
+    return ("run", recipe, "-o", out, "-n", str(TOTAL))
 
 
 def _stored(out: Path) -> int:
@@ -71,7 +58,7 @@ def test_kill_half_way_then_resume(server: tuple[str, Path], tmp_path: Path) -> 
         model={"backend": "openai", "base_url": url, "model": "m", "concurrency": 16},
     )
     out = tmp_path / "out"
-    proc = _run(recipe, out)
+    proc = cli_process(*_run_args(recipe, out))
     deadline = time.monotonic() + 60
     while _stored(out) < TOTAL // 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
@@ -83,7 +70,7 @@ def test_kill_half_way_then_resume(server: tuple[str, Path], tmp_path: Path) -> 
         cached = {e["key"] for e in store.events("model_call")}
     calls_before = len(log.read_text().splitlines())
 
-    assert _run(recipe, out).wait(120) == 0
+    cli(*_run_args(recipe, out), check=0)
     second = [json.loads(line) for line in log.read_text().splitlines()[calls_before:]]
 
     # which server request digest belongs to which engine cache key
@@ -100,7 +87,7 @@ def test_kill_half_way_then_resume(server: tuple[str, Path], tmp_path: Path) -> 
 
     # the same dataset as a run that was never interrupted
     clean = tmp_path / "clean"
-    assert _run(recipe, clean).wait(120) == 0
+    cli(*_run_args(recipe, clean), check=0)
     resumed_rows = read_jsonl(out / "dataset.jsonl")
     clean_rows = read_jsonl(clean / "dataset.jsonl")
     assert len(resumed_rows) == len(clean_rows) == TOTAL

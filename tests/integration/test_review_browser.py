@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +22,7 @@ from synthloom.review.book import ReviewBook
 from synthloom.review.server import Running, start_in_thread
 from synthloom.store.sqlite import RunStore
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.helpers import read_jsonl, write_recipe
+from tests.helpers import cli_process, read_jsonl, write_recipe
 
 HOSTILE = "<script>alert(1)</script> then <img src=x onerror=alert(2)>"
 EDITED = "EDITED: keep the dressing dry for 48 hours, then shower normally."
@@ -229,25 +226,17 @@ def test_the_server_listens_on_loopback_only(tmp_path: Path) -> None:
 
 
 def test_serve_announces_a_token_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """``serve`` as the command line runs it: port 0, the URL printed once it listens."""
+    """``synthloom review`` as a user runs it: port 0, the URL printed once it listens."""
     outdir = make_run(tmp_path / "run", n=3, sample=3)
-    code = (
-        "import sys; from pathlib import Path; from synthloom.review.server import serve; "
-        "serve(Path(sys.argv[1]), port=0, announce=lambda url: print(url, flush=True))"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(outdir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = cli_process("review", outdir, "--port", "0", capture=True)
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        said = []  # the sample lines come first, then the URL once the server listens
+        while not (said and said[-1].startswith("review at ")) and (line := proc.stdout.readline()):
+            said.append(line.strip())
+        url = said[-1].removeprefix("review at ") if said else ""
         match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]{32})", url)
-        assert match, url
+        assert match, said
         base = f"http://127.0.0.1:{match[1]}"
         assert httpx.get(base + "/").status_code == 403
         assert httpx.get(url, follow_redirects=True).status_code == 200

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from synthloom import BackendError, Completion, FakeBackend, GenerationRequest, RecipeError, run
-from synthloom.engine.limits import AdaptiveLimit, Budget, BudgetExhausted, TokenBucket
+from synthloom.engine.limits import AdaptiveLimit, Budget, TokenBucket
 from synthloom.engine.retry import RetryPolicy
+from synthloom.errors import BudgetExhausted
 from synthloom.recipe import load_recipe
 from tests.helpers import cli, read_jsonl, write_recipe
 

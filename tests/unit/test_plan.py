@@ -70,6 +70,11 @@ def test_balance_holds_for_partial_epochs(axes: list[Axis], count: int) -> None:
     assert sum(values) == count
 
 
+def _parse(raw: dict[str, object], base: Path = Path(".")) -> list[Axis]:
+    """Axes from a raw ``axes:`` mapping; a problem in it fails the test as a RecipeError."""
+    return parse_axes(raw, base, lambda field, cause: RecipeError(cause, field=field))
+
+
 def _within(freq: float, p: float, n: int) -> bool:
     return abs(freq - p) <= 4 * math.sqrt(p * (1 - p) / n)  # 4 binomial standard deviations
 
@@ -135,10 +140,21 @@ def test_conditional_values_come_from_their_parent_case(rows: list[PlannedRow]) 
 
 
 def test_conditional_without_default_gives_none() -> None:
-    raw = {"g": ["a", "b"], "c": {"depends_on": "g", "cases": {"a": ["x"]}}}
-    axes = parse_axes(raw, Path("."), lambda f, c: RecipeError(c, field=f))
+    axes = _parse({"g": ["a", "b"], "c": {"depends_on": "g", "cases": {"a": ["x"]}}})
     got = {(r.axes["g"], r.axes["c"]) for r in Planner(3, axes).rows(200)}
     assert got == {("a", "x"), ("b", None)}
+
+
+def test_children_are_ordered_after_parents_whatever_the_recipe_order() -> None:
+    axes = _parse({"child": {"depends_on": "parent", "cases": {"p": ["c"]}}, "parent": ["p"]})
+    assert [a.name for a in axes] == ["parent", "child"]
+
+
+def test_values_from_a_file_with_weights(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("nurse\n\nsurgeon\n")  # blank lines are skipped
+    axis = _parse({"who": {"file": "p.txt", "weights": [9, 1]}}, tmp_path)[0]
+    assert isinstance(axis, Categorical)
+    assert axis.probabilities() == {"nurse": 0.9, "surgeon": 0.1}
 
 
 def test_integer_numeric_axis(rows: list[PlannedRow]) -> None:
@@ -150,7 +166,7 @@ def test_integer_numeric_axis(rows: list[PlannedRow]) -> None:
 
 def test_float_numeric_axis_rounds_to_decimals() -> None:
     raw = {"dose": {"min": 0.5, "max": 1.5}, "temp": {"min": 36, "max": 40, "decimals": 1}}
-    axes = parse_axes(raw, Path("."), lambda f, c: RecipeError(c, field=f))
+    axes = _parse(raw)
     rows = list(Planner(5, axes).rows(500))
     doses = [r.axes["dose"] for r in rows]
     temps = [r.axes["temp"] for r in rows]

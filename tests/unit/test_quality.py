@@ -244,12 +244,12 @@ def test_exact_dedup_normalises_case_and_whitespace() -> None:
 
 
 @pytest.mark.parametrize("against_seeds", [True, False])
-def test_a_copy_of_a_seed_is_a_duplicate_only_against_seeds(against_seeds: bool) -> None:
+def test_a_copy_of_a_seed_is_a_seed_copy_only_against_seeds(against_seeds: bool) -> None:
     seed = "Ice the knee for twenty minutes, three times a day."
     gate = _gate({"dedup": {"near": None, "against_seeds": against_seeds}}, seeds=[("s7", seed)])
     records = _apply(gate, [seed.upper()])
     if against_seeds:
-        assert _verdicts(records) == ["exact_duplicate"]
+        assert _verdicts(records) == ["seed_copy"]
         assert records[0].error == "same normalised text as seed s7"
     else:
         assert _verdicts(records) == [None]
@@ -304,7 +304,7 @@ def test_near_dedup_against_seeds_names_the_seed() -> None:
     seed, copy = _replaced("s", [30], length=60)
     gate = _gate({"dedup": {"exact": False, "near": 0.8}}, seeds=[("s3", seed)])
     records = _apply(gate, [copy])
-    assert _verdicts(records) == ["near_duplicate"]
+    assert _verdicts(records) == ["seed_copy"]
     assert "with seed s3" in (records[0].error or "")
 
 
@@ -931,21 +931,16 @@ def _check_inputs(tmp_path: Path) -> tuple[Path, Path]:
     return data, recipe
 
 
-def _by_parent(folder: Path) -> dict[str, dict[str, Any]]:
-    """Output records of a check keyed by the input row they came from."""
-    return {r["provenance"]["parent"]: r for r in _by_id(folder).values()}
-
-
 def test_check_runs_the_gate_over_a_file(tmp_path: Path) -> None:
     data, recipe = _check_inputs(tmp_path)
     summary = check(data, recipe, tmp_path / "out")
     kept = read_jsonl(tmp_path / "out" / "dataset.jsonl")
-    assert [r["provenance"]["parent"] for r in kept] == ["d1", "d5"]
+    assert [r["id"] for r in kept] == ["d1", "d5"]  # the input's own ids
     assert kept[0]["data"] == {
         "question": "Can I climb stairs?",
         "answer": "Yes, one step at a time.",
     }
-    rows = _by_parent(tmp_path / "out")
+    rows = _by_id(tmp_path / "out")
     assert rows["d2"]["reason"] == "exact_duplicate"
     assert rows["d2"]["error"] == f"same normalised text as {rows['d1']['id']}"
     assert rows["d3"]["reason"] == "pii"
@@ -970,7 +965,7 @@ def test_check_runs_the_gate_over_a_file(tmp_path: Path) -> None:
 def test_check_reads_only_the_fields_it_is_given(tmp_path: Path) -> None:
     data, recipe = _check_inputs(tmp_path)
     summary = check(data, recipe, tmp_path / "out", fields=["answer"])
-    rows = _by_parent(tmp_path / "out")
+    rows = _by_id(tmp_path / "out")
     # the eval text is only in the question, which the checks no longer read
     assert rows["d4"].get("reason") is None
     assert rows["d2"]["reason"] == "exact_duplicate"
@@ -988,7 +983,7 @@ def test_check_takes_the_data_of_synthloom_records(tmp_path: Path) -> None:
     data.write_text("\n".join([*lines, json.dumps(copy)]) + "\n")
     summary = check(data, path, tmp_path / "chk")
     assert summary.accepted == 3
-    rows = _by_parent(tmp_path / "chk")
+    rows = _by_id(tmp_path / "chk")
     assert [rows[r["id"]]["data"] for r in made] == [r["data"] for r in made]
     assert rows["copy"]["reason"] == "exact_duplicate"
 

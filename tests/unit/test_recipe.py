@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -12,11 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from synthloom.errors import RecipeError
 from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.seeds import load_seeds
+from tests.helpers import cli, write_recipe, write_seeds
 
 # Line numbers: 1 name, 3 target, 6 temperature, 7 axes, 8 persona, 11 template, 12 schema.
 BASE = textwrap.dedent(
@@ -40,16 +40,12 @@ TEMPLATE = '    template: "Write one like {{ seed.question }} for {{ persona }}"
 SCHEMA = "    schema: {question: string, answer: string}\n"
 
 
-def _seed_lines(count: int = 5) -> str:
-    return "".join(
-        json.dumps({"id": f"s{i}", "topic": "pain", "question": f"q{i}?"}) + "\n"
-        for i in range(count)
-    )
-
-
 def _recipe(tmp_path: Path, text: str = BASE, *, axes: str = "", seeds: str | None = None) -> Path:
     """Write the recipe (extra axes appended after ``persona``, from line 9) and its seeds."""
-    (tmp_path / "seeds.jsonl").write_text(_seed_lines() if seeds is None else seeds)
+    if seeds is None:
+        write_seeds(tmp_path / "seeds.jsonl")
+    else:
+        (tmp_path / "seeds.jsonl").write_text(seeds)
     if axes:
         text = text.replace(PERSONA, PERSONA + textwrap.indent(textwrap.dedent(axes), "  "))
     path = tmp_path / "recipe.yaml"
@@ -75,7 +71,7 @@ def _where(err: RecipeError) -> tuple[str | None, str | None, int | None]:
 
 def test_base_recipe_is_valid(tmp_path: Path) -> None:
     prepared = prepare(load_recipe(_recipe(tmp_path)), backend="fake", model_id="fake-1")
-    assert [s.id for s in prepared.seeds] == [f"s{i}" for i in range(5)]
+    assert [s.id for s in prepared.seeds] == [f"s{i:03d}" for i in range(12)]
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -91,6 +87,15 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     assert err.cause == "invalid YAML: mapping values are not allowed here"
 
 
+def test_invalid_yaml_in_an_unclosed_flow_sequence_names_a_line_near_it(tmp_path: Path) -> None:
+    path = _recipe(tmp_path, BASE.replace("  temperature: 0.7", "  temperature: [0.7"))
+    err = _raises(lambda: load_recipe(path))
+    assert (err.file, err.field) == (str(path), None)
+    assert err.line is not None
+    assert 6 <= err.line <= 8  # the scanner notices a few lines on
+    assert err.cause.startswith("invalid YAML: ")
+
+
 @pytest.mark.parametrize("text", ["- a\n- list\n", "just a string\n", "", "# only a comment\n"])
 def test_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
     path = _recipe(tmp_path, text)
@@ -103,7 +108,54 @@ def test_missing_required_field(tmp_path: Path) -> None:
     path = _recipe(tmp_path, BASE.split("tasks:")[0])
     err = _prepare(path)
     assert _where(err) == (str(path), "tasks", 1)  # a missing key points at its parent
-    assert err.cause == "required field is missing"
+    assert err.cause.startswith("required field is missing")
+
+
+@pytest.mark.parametrize(
+    ("in_task", "misspelt", "meant", "field"),
+    [
+        pytest.param(False, "targett", "target", "targett", id="top-level"),
+        pytest.param(True, "templte", "template", "tasks[0].templte", id="task"),
+    ],
+)
+def test_misspelt_key_is_reported_as_unknown_not_missing(
+    tmp_path: Path, in_task: bool, misspelt: str, meant: str, field: str
+) -> None:
+    """A misspelt required key is an unknown key with a suggestion, not a missing field."""
+    path = write_recipe(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    keys = raw["tasks"][0] if in_task else raw
+    keys[misspelt] = keys.pop(meant)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    message = str(_raises(lambda: load_recipe(path)))
+    assert field in message
+    assert "unknown key" in message
+    assert f"did you mean '{meant}'" in message
+    assert "required field is missing" not in message
+
+
+def test_error_reads_file_line_field_cause(tmp_path: Path) -> None:
+    path = _recipe(tmp_path, BASE.replace("  temperature:", "  temprature:"))
+    err = _raises(lambda: load_recipe(path))
+    assert str(err) == f"{path}:6: model.temprature: {err.cause}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line", "words"),
+    [
+        ("target: 10", "target: 0", "target", 3, "greater than or equal"),
+        ("  backend: fake", "  backend: gpt", "model.backend", 5, "'embedded'"),
+        ("  - kind: expand", "  - kind: nonsense", "tasks[0].kind", 10,
+         "unknown task kind 'nonsense'"),
+    ],
+)  # fmt: skip
+def test_bad_values_are_found_on_loading(
+    tmp_path: Path, old: str, new: str, field: str, line: int, words: str
+) -> None:
+    path = _recipe(tmp_path, BASE.replace(old, new))
+    err = _raises(lambda: load_recipe(path))
+    assert _where(err) == (str(path), field, line)
+    assert words in err.cause
 
 
 @pytest.mark.parametrize(
@@ -183,6 +235,27 @@ def test_axis_errors_carry_recipe_file_and_line(
     err = _prepare(path)
     assert _where(err) == (str(path), field, line)
     assert err.cause == cause.format(base=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("axis", "field", "words"),
+    [
+        ("{values: [a, b], weights: [1]}", "axes.persona.weights", "one weight per value"),
+        ("{values: [a, b], weights: [1, -2]}", "axes.persona.weights[1]", ">= 0 (got -2)"),
+        ("{values: [a], weights: [0]}", "axes.persona.weights", "must be positive"),
+        ("{depends_on: ghost, cases: {x: [1]}}", "axes.persona.depends_on", "'ghost'"),
+        ("{min: 9, max: 1}", "axes.persona.min", "greater than max"),
+        ("{values: [a], colour: red}", "axes.persona.colour", "unknown key"),
+        ("{file: missing.txt}", "axes.persona.file", "not found"),
+    ],
+)
+def test_axis_errors_inside_a_flow_mapping_name_its_line(
+    tmp_path: Path, axis: str, field: str, words: str
+) -> None:
+    path = _recipe(tmp_path, BASE.replace(PERSONA, f"  persona: {axis}\n"))
+    err = _prepare(path)
+    assert _where(err) == (str(path), field, 8)  # the line of the one-line mapping
+    assert words in err.cause
 
 
 @pytest.mark.parametrize(
@@ -267,6 +340,16 @@ def test_parquet_seeds_load(tmp_path: Path) -> None:
     ]
 
 
+def test_parquet_seeds_without_an_id_column_are_numbered(tmp_path: Path) -> None:
+    table = pa.Table.from_pylist([{"question": "A?"}, {"question": "B?"}])
+    pq.write_table(table, tmp_path / "s.parquet")
+    seeds = load_seeds("s.parquet", tmp_path)
+    assert [(s.id, s.fields) for s in seeds] == [
+        ("seed-1", {"question": "A?"}),
+        ("seed-2", {"question": "B?"}),
+    ]
+
+
 def test_template_file_syntax_error_names_its_line(tmp_path: Path) -> None:
     (tmp_path / "p.j2").write_text("Line one {{ persona }}\nline two\n{% for x in %}\n")
     path = _recipe(tmp_path, BASE.replace(TEMPLATE, "    template: p.j2\n"))
@@ -303,8 +386,10 @@ def test_undefined_seed_field_names_the_field_and_the_seed(tmp_path: Path) -> No
     assert err.cause.endswith("[rendering with seed 'no-surgery']")
 
 
-def test_undefined_variable_is_named(tmp_path: Path) -> None:
-    err = _prepare(_recipe(tmp_path, BASE.replace("{{ persona }}", "{{ persnoa }}")))
+def test_undefined_variable_is_named_before_any_call(tmp_path: Path) -> None:
+    path = _recipe(tmp_path, BASE.replace("{{ persona }}", "{{ persnoa }}"))
+    err = _prepare(path)
+    assert _where(err) == (f"{path}:tasks[0].template", None, None)
     assert err.cause.startswith("template uses an undefined name: 'persnoa' is undefined")
     assert "(available: axes, examples, fields, item, persona, row, schema_json, seed)" in err.cause
 
@@ -332,17 +417,9 @@ def test_schema_errors(tmp_path: Path, schema: str, field: str, cause: str) -> N
 def test_cli_reports_one_line_and_exits_2_before_any_output(tmp_path: Path) -> None:
     path = _recipe(tmp_path, BASE.replace("  temperature:", "  temprature:"))
     out = tmp_path / "o"
-    proc = subprocess.run(
-        [sys.executable, "-m", "synthloom.cli", "run", str(path), "-o", str(out), "--dry-run"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = cli("run", path, "-o", out, "--dry-run", check=2)
+    assert result.stderr == (
+        f"error: {path}:6: model.temprature: unknown key (did you mean 'temperature'?)\n"
     )
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert str(path) in lines[0]
-    assert "model.temprature" in lines[0]
-    assert "did you mean 'temperature'" in lines[0]
-    assert proc.stdout == ""
+    assert result.stdout == ""
     assert not out.exists()

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from synthloom import FakeBackend, export, run
-from synthloom.review.book import ReviewBook, ReviewError, overrides, stratum_of
+from synthloom.errors import ReviewError
+from synthloom.review.book import ReviewBook, stratum_of
+from synthloom.review.log import overrides
 from synthloom.review.results import summarize, text_lines
 from synthloom.review.stats import sample_size, wilson
 from synthloom.store.sqlite import RunStore
@@ -148,9 +150,10 @@ def test_export_drops_rejected_records_and_writes_edits(outdir: Path, tmp_path: 
         book.add(dropped.id, "ana", "verdict", verdict="reject", reason="unsafe advice")
         book.add(split.id, "ana", "verdict", verdict="accept")
         book.add(split.id, "bo", "verdict", verdict="reject", reason="off-topic")
-        rejected, edits = overrides(store)
-    assert rejected == {dropped.id, split.id}  # one reviewer's objection is enough
-    assert set(edits) == {kept.id}
+        review = overrides(store.connection)
+    # one reviewer's objection is enough
+    assert review.rejected == {dropped.id: ["ana: unsafe advice"], split.id: ["bo: off-topic"]}
+    assert set(review.edits) == {kept.id}
     count = export(outdir, "jsonl", tmp_path / "x.jsonl")
     rows = {r["id"]: r for r in read_jsonl(tmp_path / "x.jsonl")}
     assert count == 38

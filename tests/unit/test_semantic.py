@@ -138,7 +138,7 @@ def test_semantic_dedup_against_seeds_names_the_seed() -> None:
     embedder, _ = _embedder()
     gate = Gate([SemanticDedup(embedder, 0.95, [("s7", BASE)])], ["text"])
     (record,) = asyncio.run(_through(gate, [REWORDED]))
-    assert record.reason == "semantic_duplicate"
+    assert record.reason == "seed_copy"
     assert "seed s7" in (record.error or "")
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import yaml
 from synthloom import FakeBackend, GenerationRequest, StoreError, run
 from synthloom.store.migrations import MIGRATIONS
 from synthloom.store.sqlite import STORE_FILE, RunStore
-from tests.helpers import CLI, read_jsonl, write_recipe
+from tests.helpers import cli, cli_process, read_jsonl, write_recipe
 
 
 def test_migrations_set_the_version_and_are_idempotent(tmp_path: Path) -> None:
@@ -177,10 +176,6 @@ def test_provenance_is_complete(tmp_path: Path) -> None:
         assert prov["synthloom_version"]
 
 
-def _cli(*args: str) -> list[str]:
-    return [*CLI, *args]
-
-
 def test_sigkill_mid_run_then_resume_repeats_no_completed_call(tmp_path: Path) -> None:
     total = 300
     call_log = tmp_path / "calls.log"
@@ -188,11 +183,7 @@ def test_sigkill_mid_run_then_resume_repeats_no_completed_call(tmp_path: Path) -
         tmp_path, model={"latency": 0.02, "concurrency": 4, "call_log": str(call_log)}
     )
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        _cli("run", str(recipe), "-o", str(out), "-n", str(total)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = cli_process("run", recipe, "-o", out, "-n", str(total))
     deadline = time.monotonic() + 60
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -217,10 +208,7 @@ def test_sigkill_mid_run_then_resume_repeats_no_completed_call(tmp_path: Path) -
     calls_run1 = call_log.read_text().split()
     assert len(cached_keys) >= done
 
-    result = subprocess.run(
-        _cli("run", str(recipe), "-o", str(out), "-n", str(total)), capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
+    cli("run", recipe, "-o", out, "-n", str(total), check=0)
     calls_all = call_log.read_text().split()
     calls_run2 = calls_all[len(calls_run1) :]
 
@@ -257,12 +245,7 @@ def _digest(request: GenerationRequest) -> str:
 def test_ctrl_c_stops_cleanly_keeps_outputs_and_resumes(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, model={"latency": 0.05, "concurrency": 2})
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        _cli("run", str(recipe), "-o", str(out), "-n", "200"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = cli_process("run", recipe, "-o", out, "-n", "200", capture=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if (out / STORE_FILE).exists():
@@ -279,10 +262,7 @@ def test_ctrl_c_stops_cleanly_keeps_outputs_and_resumes(tmp_path: Path) -> None:
     assert "interrupted" in stderr
     written = read_jsonl(out / "dataset.jsonl")
     assert 20 <= len(written) < 200
-    result = subprocess.run(
-        _cli("run", str(recipe), "-o", str(out), "-n", "200"), capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
+    result = cli("run", recipe, "-o", out, "-n", "200", check=0)
     assert f"resuming, {len(written)} rows already done" in result.stderr
     assert len(read_jsonl(out / "dataset.jsonl")) == 200
 

@@ -48,6 +48,11 @@ def test_strict_undefined_also_inside_conditions_and_loops() -> None:
         PromptTemplate("{% for x in missing %}{{ x }}{% endfor %}", "o").render({})
 
 
+def test_seed_text_is_data_not_template_code() -> None:
+    template = PromptTemplate("Q: {{ q }}", "o")
+    assert template.render({"q": "{{ 7 * 7 }}"}) == "Q: {{ 7 * 7 }}"
+
+
 @pytest.mark.parametrize(
     ("source", "blocked"),
     [

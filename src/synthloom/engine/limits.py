@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from synthloom.errors import BudgetExhausted
+
 
 class TokenBucket:
     """``rate_per_minute`` units refill continuously; a burst of up to one second's worth (at
@@ -85,10 +87,6 @@ class AdaptiveLimit:
         if self.limit < self.maximum and self._ok_window >= self.limit:
             self.limit += 1
             self._ok_window = 0
-
-
-class BudgetExhausted(Exception):
-    """Raised inside the engine to stop scheduling; the run ends cleanly with a message."""
 
 
 @dataclass(slots=True)

@@ -17,12 +17,12 @@ import orjson
 
 from synthloom.backends.base import Backend, Completion, GenerationRequest, Message
 from synthloom.engine.job import Dropped, Job
-from synthloom.engine.limits import AdaptiveLimit, Budget, BudgetExhausted, TokenBucket
+from synthloom.engine.limits import AdaptiveLimit, Budget, TokenBucket
 from synthloom.engine.retry import RetryPolicy
-from synthloom.errors import BackendError, GenerationFailed
-from synthloom.records import Provenance, Record, Status
+from synthloom.engine.storage import CacheEntry, EngineStore
+from synthloom.errors import BackendError, BudgetExhausted, GenerationFailed
+from synthloom.records import Provenance, Record, Status, utcnow
 from synthloom.schema import OutputSchema
-from synthloom.store.sqlite import RunStore, utcnow
 from synthloom.tokens import count_request_tokens
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Engine:
     def __init__(
         self,
         backend: Backend,
-        store: RunStore,
+        store: EngineStore,
         *,
         concurrency: int = 8,
         timeout: float = 120.0,
@@ -92,7 +92,7 @@ class Engine:
         self.store.put_record(record, job.fingerprint, cache=pending)
         return record
 
-    async def _produce(self, job: Job) -> tuple[Record, tuple[str, dict[str, Any]] | None]:
+    async def _produce(self, job: Job) -> tuple[Record, CacheEntry | None]:
         prov = job.provenance
         prov.started_at = utcnow()
         session = _RowCalls(self, job)
@@ -152,7 +152,7 @@ class Engine:
 
     async def _call(
         self, request: GenerationRequest, sample: int, prov: Provenance, step: int = 0
-    ) -> tuple[Completion, tuple[str, dict[str, Any]] | None]:
+    ) -> tuple[Completion, CacheEntry | None]:
         """The completion, and the cache entry still to commit when it came from the backend."""
         key = self.cache_key(request, sample, step)
         cached = self.store.cache_get(key)
@@ -227,7 +227,7 @@ class _RowCalls:
     def __init__(self, engine: Engine, job: Job) -> None:
         self.engine = engine
         self.job = job
-        self.pending: tuple[str, dict[str, Any]] | None = None
+        self.pending: CacheEntry | None = None
         self.last_text: str | None = None
         self._step = 0
 

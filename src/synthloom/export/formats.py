@@ -11,8 +11,20 @@ import orjson
 from synthloom.errors import SynthloomError
 from synthloom.records import Record
 
-_PROMPT_NAMES = ("question", "instruction", "prompt", "query", "input", "user", "scenario")
-_RESPONSE_NAMES = ("answer", "response", "output", "completion", "reply", "assistant")
+# Conventional field names, most telling first: which field holds the prompt, which the reply.
+# Exporting reads both; a task reading another's output (distill, preference, evol_instruct)
+# finds its prompt with PROMPT_NAMES too.
+PROMPT_NAMES = (
+    "question",
+    "instruction",
+    "prompt",
+    "query",
+    "input",
+    "user",
+    "scenario",
+    "text",
+)
+RESPONSE_NAMES = ("answer", "response", "output", "completion", "reply", "assistant")
 _SHAREGPT_ROLES = {"user": "human", "assistant": "gpt", "system": "system"}
 
 
@@ -32,9 +44,9 @@ class Roles:
         if info.get("messages_field"):
             return cls("", "", info["messages_field"], kind)
         fields: list[str] = list(info.get("fields", []))
-        prompt = info.get("prompt_field") or next((f for f in _PROMPT_NAMES if f in fields), None)
+        prompt = info.get("prompt_field") or next((f for f in PROMPT_NAMES if f in fields), None)
         response = info.get("response_field") or next(
-            (f for f in _RESPONSE_NAMES if f in fields), None
+            (f for f in RESPONSE_NAMES if f in fields), None
         )
         if (prompt is None or response is None) and len(fields) == 2:
             prompt, response = fields

@@ -1,4 +1,5 @@
-"""``synthloom export``: the accepted records of a run directory, in a chosen format."""
+"""``synthloom export``: a run directory's dataset (see :mod:`synthloom.dataset`) in a chosen
+format."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from typing import Any
 
 import orjson
 
+from synthloom.dataset import Dataset
 from synthloom.errors import SynthloomError
 from synthloom.export.formats import FORMATS, RAW_FORMATS, ROLE_FORMATS, Roles
-from synthloom.quality.calibration import STAGE as CALIBRATION
-from synthloom.records import Status
-from synthloom.review.book import overrides
 from synthloom.store.sqlite import STORE_FILE, RunStore
 
 
@@ -23,7 +22,7 @@ def export(
     *,
     tasks: list[str] | None = None,
 ) -> int:
-    """Write the run's accepted records to ``path``; returns how many rows were written.
+    """Write the run's dataset to ``path``; returns how many rows were written.
 
     ``tasks`` picks which tasks' records to write (default: all; for ``dpo``, every preference
     task)."""
@@ -38,16 +37,9 @@ def export(
     with RunStore(store_path) as store:
         roles_info: dict[str, Any] = store.get_meta("export") or {}
         chosen = _chosen_tasks(roles_info, format, tasks)
-        rejected, edits = overrides(store)  # human review: out if rejected, edited as edited
         roles: dict[str, Roles] = {}
         rows: list[dict[str, Any]] = []
-        for record in store.planned_records(Status.ACCEPTED):
-            if record.task == CALIBRATION or (chosen is not None and record.task not in chosen):
-                continue
-            if record.id in rejected:
-                continue
-            if record.id in edits:
-                record.data = edits[record.id]
+        for record in Dataset(store).records(chosen):
             if format in ROLE_FORMATS:
                 if record.task not in roles:
                     roles[record.task] = Roles.resolve(record.task, roles_info.get(record.task, {}))

@@ -23,6 +23,11 @@ _PUNCT = str.maketrans(
 )
 
 
+# A record too close to a seed copies the private data, however the match was found (a dedup
+# index built with the seeds, or the privacy checks): one reason, whose detail names the seed.
+SEED_COPY = "seed_copy"
+
+
 @dataclass(slots=True, frozen=True)
 class Drop:
     reason: str  # a short code: the funnel counts by it
@@ -32,7 +37,7 @@ class Drop:
 
 class Check(ABC):
     name: str  # the funnel step this check belongs to
-    reasons: tuple[str, ...]  # every reason it may give
+    reasons: tuple[str, ...]  # every reason it may give (Gate.step_of reads them)
 
     @abstractmethod
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None: ...

@@ -1,6 +1,7 @@
-"""The quality gate: the recipe's checks in a fixed order, cheapest first, applied to each
-record as the engine finishes it. A dropped record is stored with the check's reason, detail
-and score; a record the gate keeps is admitted to every stateful check (dedup indexes)."""
+"""The quality gate: the recipe's checks in funnel order (see :mod:`synthloom.quality.steps`),
+applied to each record as the engine finishes it. A dropped record is stored with the check's
+reason, detail and score; a record the gate keeps is admitted to every stateful check (dedup
+indexes)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,32 @@ from pathlib import Path
 from synthloom.engine.job import Calls
 from synthloom.errors import GenerationFailed, RecipeError
 from synthloom.quality.base import Check, text_of
-from synthloom.quality.pii import Finding
-from synthloom.quality.settings import PrivacySettings, QualitySettings
+from synthloom.quality.settings import QualitySettings
+from synthloom.quality.steps import STEPS, Inputs, texts
 from synthloom.records import Record, Status
-from synthloom.seeds import Seed, load_seeds
-
-STEPS = ("pii", "validators", "dedup", "decontaminate", "privacy", "judge", "grounding")
+from synthloom.seeds import Seed
 
 
 class Gate:
+    """``checks`` run in the order given; ``build_gate`` gives them in funnel order."""
+
     def __init__(self, checks: list[Check], fields: list[str] | None) -> None:
         self.checks = checks
         self.fields = fields
-        self.steps = [s for s in STEPS if any(c.name == s for c in checks)]
-        self._step_of = {reason: c.name for c in checks for reason in c.reasons}
+        self.steps = list(dict.fromkeys(c.name for c in checks))  # the funnel, in order
+        self._step_of: dict[str, str] = {}
+        for check in checks:
+            for reason in check.reasons:
+                self._step_of.setdefault(reason, check.name)
 
     def step_of(self, reason: str | None) -> str | None:
-        """Which gate step gave a rejection reason (None: the task itself dropped the row)."""
+        """Which gate step a rejection reason is counted under (None: the task itself dropped
+        the row), so the funnel counts every drop once, under a step it lists.
+
+        A reason more than one step can give is counted under the first of them in funnel
+        order. The one such reason is ``seed_copy``: dedup gives it when it compares against
+        the seeds (``against_seeds``) and runs before privacy, so seed copies are counted
+        under dedup then, and under privacy when dedup does not look at the seeds."""
         return self._step_of.get(reason or "")
 
     def text(self, record: Record) -> str:
@@ -70,36 +80,6 @@ class Gate:
                 check.admit(record, text)
 
 
-def _texts(rows: list[Seed], fields: list[str] | None) -> list[tuple[str, str]]:
-    return [(s.id, text_of(s.fields, fields)) for s in rows]
-
-
-def _pii_detectors(
-    settings: PrivacySettings, error_at: Callable[[str, str], RecipeError]
-) -> Callable[[str], list[Finding]] | None:
-    """Presidio's recognisers (when asked for), after checking every ``pii_types`` entry names
-    a detector: a misspelt type would otherwise silently detect nothing. Listing Presidio's
-    types loads it, and the same detector then serves the records."""
-    from synthloom.quality.pii import DETECTORS
-
-    detector = None
-    if settings.presidio:
-        from synthloom.quality.presidio import PresidioDetector, require_presidio
-
-        require_presidio()
-        detector = PresidioDetector(settings.pii_types, settings.presidio_min_score)
-    if settings.pii_types is not None:
-        known = set(DETECTORS) | set(detector.entities() if detector is not None else ())
-        unknown = [k for k in settings.pii_types if k not in known]
-        if unknown:
-            raise error_at(
-                "quality.privacy.pii_types",
-                f"unknown PII type(s) {unknown}; known: {', '.join(sorted(known))}"
-                + ("" if settings.presidio else " (more with presidio: true)"),
-            )
-    return detector.find if detector is not None else None
-
-
 def build_gate(
     settings: QualitySettings,
     seeds: list[Seed],
@@ -114,12 +94,6 @@ def build_gate(
     seed even when the seed has other columns too."""
     if not settings.enabled:
         return None
-    from synthloom.quality.decontam import Decontaminate
-    from synthloom.quality.dedup import ExactDedup, NearDedup
-    from synthloom.quality.judge import Grounding, RubricJudge
-    from synthloom.quality.privacy import Pii, SeedCopy
-    from synthloom.quality.validators import Validators
-
     embedder = None
     if settings.semantic:
         from synthloom.quality.embed import Embedder, require_embeddings
@@ -129,50 +103,12 @@ def build_gate(
             "privacy.max_seed_cosine)"
         )
         embedder = Embedder()
-    seed_texts = _texts(seeds, settings.fields or record_fields)
+    inputs = Inputs(
+        settings, texts(seeds, settings.fields or record_fields), base_dir, error_at, embedder
+    )
     checks: list[Check] = []
-    if settings.privacy is not None and settings.privacy.pii is not None:
-        extra = _pii_detectors(settings.privacy, error_at)
-        checks.append(Pii(settings.privacy, settings.fields, extra))
-    if settings.validators is not None:
-        checks.append(Validators(settings.validators, error_at))
-    if (d := settings.dedup) is not None:
-        against = seed_texts if d.against_seeds else []
-        if d.exact:
-            checks.append(ExactDedup(against))
-        if d.near is not None:
-            checks.append(NearDedup(d, against))
-        if d.semantic is not None and embedder is not None:
-            from synthloom.quality.semantic import SemanticDedup
-
-            checks.append(SemanticDedup(embedder, d.semantic, against))
-    if (c := settings.decontaminate) is not None:
-        items: list[tuple[str, str]] = []
-        for name in c.files:
-            rows = load_seeds(name, base_dir)
-            items.extend((f"{name}#{s.id}", text_of(s.fields, c.fields)) for s in rows)
-        if c.ngram is not None or c.substring is not None:
-            checks.append(Decontaminate(c, items))
-        if c.semantic is not None and embedder is not None:
-            from synthloom.quality.semantic import semantic_contamination
-
-            checks.append(semantic_contamination(embedder, c.semantic, items))
-    if (p := settings.privacy) is not None and (
-        p.max_seed_similarity is not None or p.max_seed_substring is not None
-    ):
-        checks.append(SeedCopy(p, seed_texts))
-    if p is not None and p.max_seed_cosine is not None and embedder is not None:
-        from synthloom.quality.semantic import seed_cosine
-
-        checks.append(seed_cosine(embedder, p.max_seed_cosine, seed_texts))
-    if settings.judge is not None:
-        checks.append(RubricJudge(settings.judge))
-    if (g := settings.grounding) is not None:
-        refs = seed_texts if g.against == "seeds" else _texts(load_seeds(g.against, base_dir), None)
-        if not refs:
-            raise error_at(
-                "quality.grounding.against",
-                "grounding needs reference documents: seeds, or a file in 'against'",
-            )
-        checks.append(Grounding(g, refs))
+    for step in STEPS:
+        built = step.build(inputs)
+        assert all(c.name == step.name for c in built), f"a {step.name} check named otherwise"
+        checks.extend(built)
     return Gate(checks, settings.fields)

@@ -9,15 +9,18 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from synthloom.engine.job import Calls
-from synthloom.quality.base import Check, Drop, normalise, shingles
+from synthloom.quality.base import SEED_COPY, Check, Drop, normalise, shingles
 from synthloom.quality.pii import Finding, find_pii, redact
 from synthloom.quality.settings import PrivacySettings
 from synthloom.records import Record
 
 
 class SeedCopy(Check):
+    """Shingle overlap and the longest shared passage with the closest seed. Dedup, when it
+    compares against the seeds, drops exact and near copies first under the same reason."""
+
     name = "privacy"
-    reasons = ("seed_copy",)
+    reasons = (SEED_COPY,)
 
     def __init__(self, settings: PrivacySettings, seeds: list[tuple[str, str]]) -> None:
         self.max_jaccard = settings.max_seed_similarity
@@ -43,13 +46,13 @@ class SeedCopy(Check):
             record.scores["seed_substring"] = best_s
         if self.max_jaccard is not None and best_j > self.max_jaccard:
             return Drop(
-                "seed_copy",
+                SEED_COPY,
                 f"3-gram Jaccard {best_j:.2f} > {self.max_jaccard} with seed {best_j_id}",
                 best_j,
             )
         if self.max_substring is not None and best_s > self.max_substring:
             return Drop(
-                "seed_copy",
+                SEED_COPY,
                 f"{best_s} characters copied from seed {best_s_id} (max {self.max_substring})",
                 float(best_s),
             )

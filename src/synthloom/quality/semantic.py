@@ -1,6 +1,7 @@
 """Checks on meaning rather than wording: a paraphrase of a kept record (``semantic_duplicate``),
-of an eval item (``contaminated``) or of a seed (``seed_copy``) is caught by the cosine of
-all-MiniLM-L6-v2 embeddings, where shingle and n-gram checks see different words.
+of an eval item (``contaminated``) or of a seed (``seed_copy``, whether semantic dedup or the
+privacy step found it) is caught by the cosine of all-MiniLM-L6-v2 embeddings, where shingle
+and n-gram checks see different words.
 
 Reference texts (seeds, eval items) are embedded in one batch on the first record, so a run
 that never reaches the gate never loads the model."""
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from synthloom.engine.job import Calls
-from synthloom.quality.base import Check, Drop
+from synthloom.quality.base import SEED_COPY, Check, Drop
 from synthloom.quality.embed import Embedder, Vectors
 from synthloom.quality.vindex import VectorIndex
 from synthloom.records import Record
@@ -39,34 +40,41 @@ class _Reference:
 
 
 class SemanticDedup(Check):
-    """Cosine against every record kept so far, and the seeds. The search and the gate's
-    ``admit`` run with no await between them, so two paraphrases finishing together cannot
-    both get in."""
+    """Cosine against the seeds (a match is a ``seed_copy``) and every record kept so far (a
+    ``semantic_duplicate``). The search of the kept records and the gate's ``admit`` run with
+    no await between them, so two paraphrases finishing together cannot both get in."""
 
     name = "dedup"
-    reasons = ("semantic_duplicate",)
+    reasons: tuple[str, ...] = ("semantic_duplicate",)
 
     def __init__(self, embedder: Embedder, threshold: float, seeds: list[tuple[str, str]]) -> None:
         self.threshold = threshold
         self.embedder = embedder
-        self._reference = _Reference(embedder, [(f"seed {sid}", text) for sid, text in seeds])
+        self._seeds = _Reference(embedder, seeds)
+        self._kept = VectorIndex()
         self._pending: dict[str, Vectors] = {}  # checked, not yet admitted
         self._backlog: list[tuple[str, str]] = []  # admitted without a vector (resume)
+        if seeds:
+            self.reasons = (*type(self).reasons, SEED_COPY)
 
     async def _index(self) -> VectorIndex:
-        index = await self._reference.ready()
         while self._backlog:
             batch, self._backlog = self._backlog, []
             vectors = await self.embedder.many([text for _, text in batch])
             for (label, _), vector in zip(batch, vectors, strict=True):
-                index.add(label, vector)
-        return index
+                self._kept.add(label, vector)
+        return self._kept
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         vector = await self.embedder.one(text)
+        seed_cosine, seed = (await self._seeds.ready()).nearest(vector)
         index = await self._index()
-        score, label = index.nearest(vector)
-        record.scores["semantic_dup_cosine"] = round(max(score, 0.0), 4)
+        score, label = index.nearest(vector)  # no await from here to admit
+        record.scores["semantic_dup_cosine"] = round(max(score, seed_cosine, 0.0), 4)
+        if seed_cosine >= self.threshold:
+            record.notes["nearest_seed"] = seed
+            detail = f"embedding cosine {seed_cosine:.3f} >= {self.threshold} with seed {seed}"
+            return Drop(SEED_COPY, detail, seed_cosine)
         if score >= self.threshold:
             record.notes["semantic_duplicate_of"] = label
             return Drop(
@@ -79,14 +87,13 @@ class SemanticDedup(Check):
 
     def admit(self, record: Record, text: str) -> None:
         vector = self._pending.pop(record.id, None)
-        if vector is not None and self._reference.index is not None:
-            self._reference.index.add(record.id, vector)
-        else:
+        if vector is not None:
+            self._kept.add(record.id, vector)
+        else:  # resume: embedded in one batch when the next record arrives
             self._backlog.append((record.id, text))
 
     def retract(self, record: Record, text: str) -> None:
-        if self._reference.index is not None:
-            self._reference.index.remove(record.id)
+        self._kept.remove(record.id)
         self._backlog = [(label, t) for label, t in self._backlog if label != record.id]
 
 
@@ -147,7 +154,7 @@ def seed_cosine(
         threshold,
         seeds,
         step="privacy",
-        reason="seed_copy",
+        reason=SEED_COPY,
         score="seed_cosine",
         note="nearest_seed",
         kind="seed ",

@@ -1,6 +1,5 @@
 """The recipe's ``quality:`` section: which checks run on every generated record, and their
-thresholds. Checks run in a fixed order, cheapest first, so an expensive judge call is never
-spent on a record a regex would have dropped."""
+thresholds. The order they run in, cheapest first, is :data:`synthloom.quality.steps.STEPS`."""
 
 from __future__ import annotations
 
@@ -54,7 +53,7 @@ class DedupSettings(_Strict):
     shingle: int = Field(default=5, ge=1, le=20)  # word n-grams for MinHash
     num_perm: int = Field(default=128, ge=16, le=1024)
     semantic: float | None = Field(default=None, gt=0, le=1)  # embedding cosine (extra: embed)
-    against_seeds: bool = True  # a record too close to a seed is a duplicate too
+    against_seeds: bool = True  # also match the seeds: a record that does is a seed_copy
 
 
 class DecontamSettings(_Strict):
@@ -95,7 +94,5 @@ class QualitySettings(_Strict):
 
     @property
     def enabled(self) -> bool:
-        return any(
-            getattr(self, name) is not None
-            for name in ("validators", "dedup", "decontaminate", "privacy", "judge", "grounding")
-        )
+        """Whether any check section is given (``fields`` alone checks nothing)."""
+        return any(isinstance(getattr(self, name), BaseModel) for name in type(self).model_fields)

@@ -26,9 +26,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
-from synthloom.errors import SynthloomError
+from synthloom.errors import ReviewError, SynthloomError
+from synthloom.finalize import write_outputs
 from synthloom.records import Record
-from synthloom.review.book import MAX_TEXT, REASONS, ReviewBook, ReviewError, check_reviewer
+from synthloom.review.book import MAX_TEXT, REASONS, ReviewBook, check_reviewer
 from synthloom.review.results import summarize
 from synthloom.review.view import changed_edit, edit_from_form, record_view
 from synthloom.store.sqlite import STORE_FILE, RunStore
@@ -67,7 +68,8 @@ def templates() -> Environment:
 
 def create_app(outdir: Path, token: str) -> FastAPI:
     """The app over ``outdir``'s run store, which it opens now (so a bad directory fails
-    before any URL is printed) and closes at shutdown."""
+    before any URL is printed) and closes at shutdown, after rewriting the dataset files so
+    they show what the session decided."""
     if not token:
         raise SynthloomError("the review server needs a non-empty token")
     if not (Path(outdir) / STORE_FILE).is_file():
@@ -85,7 +87,10 @@ def create_app(outdir: Path, token: str) -> FastAPI:
         try:
             yield
         finally:
-            store.close()
+            try:  # the session's rejections and edits, in dataset.jsonl as in every export
+                write_outputs(store, outdir)
+            finally:
+                store.close()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -2,22 +2,21 @@
 reviewer action, appended, never overwritten, so a verdict can be traced and an edit's
 original is always kept in ``records``.
 
-A record's outcome for export and for the acceptance rate: rejected if any reviewer's latest
-verdict rejects it (one expert's objection is enough to keep a record out of training data),
-and exported with the latest edit when someone edited it."""
+How the log changes the dataset is decided in :mod:`synthloom.review.log`; which records form
+the dataset, in :mod:`synthloom.dataset`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from synthloom.errors import SynthloomError
-from synthloom.quality.calibration import STAGE as CALIBRATION
-from synthloom.records import Record, Status
+from synthloom.dataset import Dataset
+from synthloom.errors import ReviewError
+from synthloom.records import Record
+from synthloom.review.log import Outcome, Review, outcomes, review_of
 from synthloom.review.sample import draw, score_band
 from synthloom.review.stats import sample_size
 from synthloom.store.sqlite import RunStore
@@ -39,10 +38,6 @@ MAX_TEXT = 5000
 DEFAULT_MARGIN = 0.05  # the suggested sample: +-5 points at 95%
 
 
-class ReviewError(SynthloomError):
-    """A review request that cannot be taken (bad verdict, edit, name); nothing is stored."""
-
-
 @dataclass(frozen=True, slots=True)
 class Design:
     n: int
@@ -51,37 +46,6 @@ class Design:
     population: int
     strata: dict[str, int]  # stratum -> how many records it holds (the estimate's weights)
     created: str
-
-
-@dataclass(slots=True)
-class Review:
-    seq: int
-    record_id: str
-    reviewer: str
-    action: str
-    verdict: str | None
-    reason: str | None
-    comment: str | None
-    edit: dict[str, Any] | None
-    ts: str
-
-
-@dataclass(slots=True)
-class Outcome:
-    """One sampled record's state: each reviewer's latest verdict, and the latest edit."""
-
-    record_id: str
-    stratum: str
-    verdicts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # who -> (v, why)
-    edit: dict[str, Any] | None = None
-
-    @property
-    def reviewed(self) -> bool:
-        return bool(self.verdicts)
-
-    @property
-    def accepted(self) -> bool:
-        return self.reviewed and all(v == "accept" for v, _ in self.verdicts.values())
 
 
 def stratum_of(record: Record, fields: list[str]) -> str:
@@ -108,8 +72,8 @@ class ReviewBook:
 
     # -- the sample ---------------------------------------------------------------------------
     def population(self) -> list[Record]:
-        """What review speaks for: the records an export would write."""
-        return [r for r in self.store.planned_records(Status.ACCEPTED) if r.task != CALIBRATION]
+        """What review speaks for: the dataset's records as the gate accepted them."""
+        return list(Dataset(self.store).candidates())
 
     def design(self) -> Design | None:
         raw = self.store.get_meta("review_design")
@@ -249,36 +213,17 @@ class ReviewBook:
         seq = int(cursor.lastrowid or 0)
         return Review(seq, record_id, reviewer, action, verdict, reason, comment, edit, ts)
 
+    def outcomes(self) -> list[Outcome]:
+        """Every sampled record in review order, with its latest verdict per reviewer."""
+        return outcomes(self._db)
+
     def history(self, record_id: str) -> list[Review]:
         rows = self._db.execute(
             "SELECT seq, record_id, reviewer, action, verdict, reason, comment, edit, ts"
             " FROM reviews WHERE record_id = ? ORDER BY seq",
             (record_id,),
         )
-        return [_review(row) for row in rows]
-
-    def outcomes(self) -> list[Outcome]:
-        """Every sampled record in review order, with its latest verdict per reviewer."""
-        out = {
-            rid: Outcome(rid, stratum)
-            for rid, stratum in self._db.execute(
-                "SELECT record_id, stratum FROM review_sample ORDER BY position"
-            )
-        }
-        rows = self._db.execute(
-            "SELECT seq, record_id, reviewer, action, verdict, reason, comment, edit, ts"
-            " FROM reviews ORDER BY seq"
-        )
-        for review in map(_review, rows):
-            outcome = out.get(review.record_id)
-            if outcome is None:  # reviewed in an earlier sample: its edit still counts
-                outcome = Outcome(review.record_id, "")
-                out[review.record_id] = outcome
-            if review.action == "verdict" and review.verdict is not None:
-                outcome.verdicts[review.reviewer] = (review.verdict, review.reason)
-            elif review.action == "edit":
-                outcome.edit = review.edit
-        return list(out.values())
+        return [review_of(row) for row in rows]
 
     def progress(self, reviewer: str) -> tuple[int, int, int]:
         """(reviewed by this reviewer, reviewed by anyone, sample size). Asked on every page,
@@ -306,18 +251,6 @@ class ReviewBook:
         ]
         later = [p for p in open_positions if p > after]
         return (later or open_positions)[0] if open_positions else None
-
-
-def overrides(store: RunStore) -> tuple[set[str], dict[str, dict[str, Any]]]:
-    """What review changes in an export: ids rejected in review, and edited data by id."""
-    rejected: set[str] = set()
-    edits: dict[str, dict[str, Any]] = {}
-    for outcome in ReviewBook(store).outcomes():
-        if any(v == "reject" for v, _ in outcome.verdicts.values()):
-            rejected.add(outcome.record_id)
-        if outcome.edit is not None:
-            edits[outcome.record_id] = outcome.edit
-    return rejected, edits
 
 
 def check_reviewer(name: str) -> str:
@@ -372,21 +305,6 @@ def _limit(name: str, text: str) -> str:
     if not text.strip():
         raise ReviewError(f"field {name!r} cannot be empty")
     return text
-
-
-def _review(row: Iterable[Any]) -> Review:
-    seq, rid, reviewer, action, verdict, reason, comment, edit, ts = row
-    return Review(
-        seq,
-        rid,
-        reviewer,
-        action,
-        verdict,
-        reason,
-        comment,
-        orjson.loads(edit) if edit is not None else None,
-        ts,
-    )
 
 
 def _hash_order(seed: int, rid: str) -> bytes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from synthloom.review.book import ReviewBook, ReviewError
+from synthloom.errors import ReviewError
+from synthloom.review.book import ReviewBook
 from synthloom.review.results import summarize, text_lines
 from synthloom.review.stats import reviews_for_rule_of_three, rule_of_three, sample_size
 from synthloom.store.sqlite import STORE_FILE, RunStore

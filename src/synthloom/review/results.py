@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from synthloom.review.book import Outcome, ReviewBook
+from synthloom.review.book import ReviewBook
+from synthloom.review.log import Outcome
 from synthloom.review.stats import Estimate, cohen_kappa, rule_of_three, stratified
 
 DEFAULT_JUDGE_PASS = 3.5  # the judge's default min_score, when the recipe named none

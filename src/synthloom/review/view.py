@@ -14,8 +14,10 @@ from typing import Any
 
 import orjson
 
+from synthloom.errors import ReviewError
 from synthloom.records import Record
-from synthloom.review.book import Review, ReviewBook, ReviewError, check_edit, is_conversation
+from synthloom.review.book import ReviewBook, check_edit, is_conversation
+from synthloom.review.log import Review
 
 TEXT_INPUT = "text:"  # form name of a text field: "text:<field>"
 TURN_INPUT = "turn:"  # form name of a conversation turn: "turn:<index>:<field>"

@@ -78,10 +78,28 @@ def _m003_reviews(db: sqlite3.Connection) -> None:
     )
 
 
+def _m004_stages(db: sqlite3.Connection) -> None:
+    """Each stage says whether its records belong to the dataset; a store from before this
+    knew only one stage that did not (judge calibration), so that is what it is given."""
+    db.executescript(
+        """
+        CREATE TABLE stages (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            in_dataset INTEGER NOT NULL,
+            position INTEGER NOT NULL
+        );
+        INSERT INTO stages (name, kind, in_dataset, position)
+            SELECT DISTINCT task, '', task != 'judge-calibration', 0 FROM plan;
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_notes,
     _m003_reviews,
+    _m004_stages,
 ]
 
 

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from synthloom.errors import StoreError
-from synthloom.records import Provenance, Record, Status
+from synthloom.records import Provenance, Record, Status, utcnow
 from synthloom.store.migrations import migrate
 
 STORE_FILE = "synthloom.sqlite"
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _dumps(value: Any) -> str:
@@ -149,22 +144,42 @@ class RunStore:
                 ),
             )
 
-    def set_plan(self, task: str, entries: Iterable[tuple[str, int, str]]) -> None:
-        """Replace one task's part of the plan with (id, row, fingerprint) rows, atomically."""
+    def set_plan(
+        self,
+        task: str,
+        entries: Iterable[tuple[str, int, str]],
+        *,
+        kind: str,
+        in_dataset: bool,
+        position: int,
+    ) -> None:
+        """Replace one stage's part of the plan with (id, row, fingerprint) rows, and say
+        whether its records belong to the dataset, atomically."""
         with self._db:
             self._db.execute("DELETE FROM plan WHERE task = ?", (task,))
             self._db.executemany(
                 "INSERT INTO plan (id, task, row, fingerprint) VALUES (?, ?, ?, ?)",
                 ((rid, task, row, fp) for rid, row, fp in entries),
             )
+            self._db.execute(
+                "INSERT OR REPLACE INTO stages (name, kind, in_dataset, position)"
+                " VALUES (?, ?, ?, ?)",
+                (task, kind, int(in_dataset), position),
+            )
 
     def retain_plan(self, tasks: Iterable[str]) -> None:
-        """Drop the plan of tasks no longer in the recipe (their records stay in the store)."""
+        """Drop the plan of stages no longer in the recipe (their records stay in the store)."""
         names = list(tasks)
         marks = ",".join("?" * len(names))
         with self._db:
             # only "?" placeholders are formatted in; the names are bound parameters
             self._db.execute(f"DELETE FROM plan WHERE task NOT IN ({marks})", names)  # noqa: S608
+            self._db.execute(f"DELETE FROM stages WHERE name NOT IN ({marks})", names)  # noqa: S608
+
+    def stages(self) -> list[tuple[str, str, bool]]:
+        """(name, kind, in_dataset) of every stage of the latest plan, in run order."""
+        rows = self._db.execute("SELECT name, kind, in_dataset FROM stages ORDER BY position, name")
+        return [(name, kind, bool(flag)) for name, kind, flag in rows]
 
     def completed_ids(self, task: str | None = None) -> set[str]:
         """Planned rows already finished under the same fingerprint. Failed rows are not
@@ -180,15 +195,23 @@ class RunStore:
         return {row[0] for row in self._db.execute(sql, params)}
 
     def planned_records(
-        self, status: Status | None = None, task: str | None = None
+        self,
+        status: Status | None = None,
+        task: str | None = None,
+        *,
+        in_dataset: bool | None = None,
     ) -> Iterator[Record]:
-        """The dataset as the latest plan defines it, in task and row order."""
+        """Records of the latest plan, in task and row order. A query primitive: which of them
+        make up the dataset is decided once, in :mod:`synthloom.dataset`."""
         sql = (
             "SELECT r.id, r.task, r.status, r.reason, r.error, r.data, r.provenance, r.scores,"
             " r.notes FROM records r JOIN plan p ON p.id = r.id AND p.fingerprint = r.fingerprint"
-            " WHERE 1 = 1"
         )
-        params: list[str] = []
+        params: list[str | int] = []
+        if in_dataset is not None:
+            sql += " JOIN stages s ON s.name = p.task AND s.in_dataset = ?"
+            params.append(int(in_dataset))
+        sql += " WHERE 1 = 1"
         if status is not None:
             sql += " AND r.status = ?"
             params.append(str(status))

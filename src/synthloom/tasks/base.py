@@ -21,6 +21,7 @@ import orjson
 from synthloom.backends.base import GenerationRequest, Message
 from synthloom.engine.job import Job, Program
 from synthloom.errors import RecipeError
+from synthloom.export.formats import PROMPT_NAMES
 from synthloom.plan import PlannedRow
 from synthloom.recipe import ModelSettings
 from synthloom.records import Provenance, Record
@@ -30,8 +31,6 @@ from synthloom.templates import PromptTemplate, load_template
 
 # Names templates see besides the axis values; an axis may not shadow them.
 RESERVED = frozenset({"seed", "examples", "axes", "fields", "row", "schema_json", "item"})
-
-_PROMPT_NAMES = ("question", "instruction", "prompt", "query", "input", "user", "text")
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,7 +83,7 @@ def guess_field(
         if wanted not in names:
             raise error(f"{wanted!r} is not an input field (fields: {names})")
         return wanted
-    found = next((n for n in _PROMPT_NAMES if n in names), None)
+    found = next((n for n in PROMPT_NAMES if n in names), None)
     if found is None:
         raise error(f"cannot tell which input field holds the prompt; set it (fields: {names})")
     return found
