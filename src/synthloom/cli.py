@@ -150,9 +150,9 @@ def run(
         raise typer.Exit(3)
 
 
-def _print_summary(summary: RunSummary) -> None:
+def _print_summary(summary: RunSummary, command: str = "run") -> None:
     table = Table(
-        title=f"synthloom run → {summary.outdir}", show_header=False, title_justify="left"
+        title=f"synthloom {command} → {summary.outdir}", show_header=False, title_justify="left"
     )
     table.add_column(style="bold")
     table.add_column()
@@ -240,7 +240,7 @@ def check(
         finally:
             if progress.live.is_started:
                 progress.stop()
-    _print_summary(summary)
+    _print_summary(summary, "check")
 
 
 @app.command()
@@ -328,6 +328,11 @@ def review(
         for line in prepare(outdir, sample, stratify_by or [], margin, seed, resample):
             out.print(line, highlight=False, soft_wrap=True)
         start(outdir, port, lambda url: out.print(f"review at [bold]{url}[/]", soft_wrap=True))
+    out.print(
+        f"review stopped: {escape(str(outdir / 'dataset.jsonl'))} now holds the reviewed "
+        "dataset (rejections out, edits in), as every export does",
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

@@ -77,7 +77,7 @@ def press(page: Page, key: str) -> None:
         page.keyboard.press(key)
 
 
-def test_a_keyboard_review_session_reaches_the_export(
+def test_a_keyboard_review_session_reaches_dataset_jsonl_and_the_export(
     tmp_path: Path, page: Page, browser: Browser
 ) -> None:
     outdir = make_run(tmp_path / "run", n=12, sample=8)
@@ -153,6 +153,8 @@ def test_a_keyboard_review_session_reaches_the_export(
     assert rejected_id not in rows
     assert rows[edited_id]["data"]["answer"] == EDITED
     assert len(rows) == 11
+    # the app has stopped: dataset.jsonl is the reviewed dataset, the same as the export
+    assert read_jsonl(outdir / "dataset.jsonl") == read_jsonl(exported)
     with RunStore.in_dir(outdir) as store:  # the original stays in the store
         original = store.record(edited_id)
         assert original is not None

@@ -71,9 +71,9 @@ def _inputs(tmp_path: Path, quality: dict[str, Any]) -> tuple[Path, Path]:
     return data, recipe
 
 
-def _by_parent(out: Path) -> dict[str, dict[str, Any]]:
+def _by_id(out: Path) -> dict[str, dict[str, Any]]:
     rows = read_jsonl(out / "dataset.jsonl") + read_jsonl(out / "rejected.jsonl")
-    return {r["provenance"]["parent"]: r for r in rows}
+    return {r["id"]: r for r in rows}
 
 
 @pytest.mark.integration
@@ -96,8 +96,8 @@ def test_paraphrases_pass_the_word_checks_and_are_caught_by_the_embedding_checks
     out = tmp_path / "b"
     result = cli("check", str(data), "-r", str(recipe), "-o", str(out), env=wide)
     assert result.returncode == 0, result.stderr
-    rows = _by_parent(out)
-    kept = {r["provenance"]["parent"] for r in read_jsonl(out / "dataset.jsonl")}
+    rows = _by_id(out)
+    kept = {r["id"] for r in read_jsonl(out / "dataset.jsonl")}
     assert kept == {"d1", "d5"}
     assert rows["d2"]["reason"] == "semantic_duplicate"
     assert rows["d2"]["notes"]["semantic_duplicate_of"] == rows["d1"]["id"]

@@ -84,6 +84,19 @@ def _preference(data: dict[str, Any]) -> None:
     assert len(data["judgments"]) == 1
 
 
+def _judge_tie(data: dict[str, Any]) -> None:
+    """A judge_tie keeps what was made: the prompt, the distinct candidates, and each pair's
+    two verdicts (one per order), which disagreed."""
+    assert data["prompt"] in PROMPTS
+    texts = [c["response"] for c in data["candidates"]]
+    assert len(set(texts)) == len(texts) == 2
+    for text in texts:
+        _text(text)
+    (judgment,) = data["judgments"]
+    assert judgment["winner"] is None
+    assert len(judgment["rationales"]) == 2
+
+
 QUESTIONS = {s.fields["question"] for s in load_seeds("prompts.jsonl", EXAMPLES / "distill")}
 
 
@@ -145,7 +158,13 @@ def test_example_runs_offline_on_the_embedded_model(kind: str, tmp_path: Path) -
     records = _records(out)
     assert len(records) == summary.planned  # every planned row is a record: no gaps
     accepted = [r for r in records if r.status is Status.ACCEPTED]
-    assert accepted, f"{kind}: no record accepted: {[(r.reason, r.error) for r in records]}"
+    if kind == "preference" and not accepted:
+        # SmolLM2-135M as a judge often picks whichever answer is shown first: both orders
+        # then disagree and the row is a tie. The tie must be a real one, its work kept.
+        for record in records:
+            _judge_tie(record.data)
+    else:
+        assert accepted, f"{kind}: no record accepted: {[(r.reason, r.error) for r in records]}"
     for record in accepted:
         check(record.data)
         assert record.provenance.backend == "embedded"

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from synthloom import FakeBackend, GenerationRequest, StoreError, run
+from synthloom.dataset import Dataset
 from synthloom.store.migrations import MIGRATIONS
 from synthloom.store.sqlite import STORE_FILE, RunStore
 from tests.helpers import cli, cli_process, read_jsonl, write_recipe
@@ -55,16 +56,21 @@ def test_a_store_from_the_first_release_upgrades_in_place(tmp_path: Path) -> Non
         (prov,),
     )
     db.execute("INSERT INTO plan VALUES ('a', 't', 0, 'fp')")
+    db.execute("INSERT INTO plan VALUES ('c', 'judge-calibration', 0, 'fp')")
     db.commit()
     db.close()
     with RunStore(path) as store:
-        (record,) = store.planned_records()
+        (record,) = store.planned_records(task="t")
         assert record.data == {"q": 1}
         assert record.notes == {}
+        assert record.provenance.origin == "generated"  # before imports had their own origin
         tables = {
             r[0]
             for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
+        # the stages of an old plan: only judge calibration was ever outside the dataset
+        assert sorted(store.stages()) == [("judge-calibration", "", False), ("t", "", True)]
+        assert [r.id for r in Dataset(store).records()] == ["a"]
     assert {"reviews", "review_sample"} <= tables
 
 

@@ -131,7 +131,7 @@ def _decontaminate(i: Inputs) -> list[Check]:
 
 def _privacy(i: Inputs) -> list[Check]:
     p = i.settings.privacy
-    if p is None:
+    if p is None or not i.seeds:  # no seeds, nothing to copy (``check`` may run without)
         return []
     from synthloom.quality.privacy import SeedCopy
 
