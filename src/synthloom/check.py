@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from synthloom.backends.base import Backend, GenerationRequest
-from synthloom.engine.job import Calls, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Job
 from synthloom.errors import RecipeError
 from synthloom.finalize import RunSummary
 from synthloom.hooks import OnRecord, OnStart

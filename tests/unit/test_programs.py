@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from synthloom import FakeBackend, GenerationRequest, Status
-from synthloom.engine.job import Calls, Dropped, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Dropped, Job
 from synthloom.engine.runner import Engine
 from synthloom.records import Provenance
 from synthloom.schema import OutputSchema

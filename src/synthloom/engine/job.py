@@ -6,26 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from synthloom.backends.base import Completion, GenerationRequest
+from synthloom.backends.base import GenerationRequest
+from synthloom.calls import Calls
 from synthloom.records import Provenance
 from synthloom.schema import OutputSchema
-
-
-class Calls(Protocol):
-    """What a program may do: model calls that are cached, retried, paced and counted into the
-    row's provenance. A program never talks to a backend directly."""
-
-    async def complete(self, request: GenerationRequest) -> Completion:
-        """One completion, as the model wrote it."""
-        ...
-
-    async def json(self, request: GenerationRequest, schema: OutputSchema) -> dict[str, Any]:
-        """A reply parsed and validated against ``schema``, re-asking with the problem when it
-        does not fit; raises ``GenerationFailed`` when the re-asks run out."""
-        ...
-
 
 Program = Callable[[Calls], Awaitable[dict[str, Any]]]
 

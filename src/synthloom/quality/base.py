@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.records import Record
 
 _SPACE = re.compile(r"\s+")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from synthloom.engine.job import Calls, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Job
 from synthloom.errors import RecipeError
 from synthloom.plan import PlannedRow
 from synthloom.quality.base import text_of

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.quality.base import Check, Drop, words
 from synthloom.quality.settings import DecontamSettings
 from synthloom.records import Record

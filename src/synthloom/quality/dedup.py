@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.errors import MissingDependencyError
 from synthloom.quality.base import SEED_COPY, Check, Drop, normalise, shingles
 from synthloom.quality.settings import DedupSettings

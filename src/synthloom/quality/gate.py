@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.errors import GenerationFailed, RecipeError
 from synthloom.quality.base import Check, text_of
 from synthloom.quality.settings import QualitySettings

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from synthloom.backends.base import GenerationRequest
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.quality.base import Check, Drop, words
 from synthloom.quality.settings import GroundingSettings, JudgeSettings
 from synthloom.records import Record

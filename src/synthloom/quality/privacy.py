@@ -8,7 +8,7 @@ from collections.abc import Callable
 from difflib import SequenceMatcher
 from typing import Any
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.quality.base import SEED_COPY, Check, Drop, normalise, shingles
 from synthloom.quality.pii import Finding, find_pii, redact
 from synthloom.quality.settings import PrivacySettings

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.quality.base import SEED_COPY, Check, Drop
 from synthloom.quality.embed import Embedder, Vectors
 from synthloom.quality.vindex import VectorIndex

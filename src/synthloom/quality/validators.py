@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import Callable
 
-from synthloom.engine.job import Calls
+from synthloom.calls import Calls
 from synthloom.errors import MissingDependencyError, RecipeError
 from synthloom.quality.base import Check, Drop
 from synthloom.quality.settings import ValidatorSettings

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from synthloom.engine.job import Calls, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Job
 from synthloom.plan import PlannedRow
 from synthloom.tasks.base import ExportShape, Task, TaskKit, guess_field, object_schema, string
 from synthloom.taskspecs import DistillSpec

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from synthloom.engine.job import Calls, Job, single_call
+from synthloom.calls import Calls
+from synthloom.engine.job import Job, single_call
 from synthloom.plan import PlannedRow
 from synthloom.tasks.base import ExportShape, Task, TaskKit, object_schema, string
 from synthloom.taskspecs import EdgeCasesSpec

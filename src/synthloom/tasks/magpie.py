@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from synthloom.backends.base import GenerationRequest
-from synthloom.engine.job import Calls, Dropped, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Dropped, Job
 from synthloom.plan import PlannedRow
 from synthloom.tasks.base import ExportShape, Task, TaskKit, object_schema, string
 from synthloom.tasks.rouge import tokens

@@ -8,7 +8,8 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
-from synthloom.engine.job import Calls, Dropped, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Dropped, Job
 from synthloom.plan import PlannedRow
 from synthloom.tasks.base import (
     ExportShape,

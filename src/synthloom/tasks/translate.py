@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from synthloom.engine.job import Calls, Dropped, Job
+from synthloom.calls import Calls
+from synthloom.engine.job import Dropped, Job
 from synthloom.plan import PlannedRow
 from synthloom.tasks.base import ExportShape, Task, TaskKit, object_schema, string
 from synthloom.taskspecs import TranslateSpec
