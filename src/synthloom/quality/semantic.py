@@ -4,11 +4,14 @@ privacy step found it) is caught by the cosine of all-MiniLM-L6-v2 embeddings, w
 and n-gram checks see different words.
 
 Reference texts (seeds, eval items) are embedded in one batch on the first record, so a run
-that never reaches the gate never loads the model."""
+that never reaches the gate never loads the model. A record's text is embedded once for all
+three checks (the embedder keeps its vector), and the seeds once for both checks that read
+them (one shared index)."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from synthloom.calls import Calls
 from synthloom.quality.base import SEED_COPY, Check, Drop
@@ -18,25 +21,45 @@ from synthloom.records import Record
 
 
 class _Reference:
-    """A fixed set of labelled texts, embedded on first use."""
+    """A fixed set of labelled texts, embedded on first use. Made through ``_reference``, so
+    checks given the same texts (dedup against the seeds, the seed-copy check) share it."""
 
-    def __init__(self, embedder: Embedder, items: list[tuple[str, str]]) -> None:
-        self.embedder = embedder
+    def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
         self.index: VectorIndex | None = None
         # records arrive together: the first builds the index, the others wait for it
         self._building = asyncio.Lock()
 
-    async def ready(self) -> VectorIndex:
+    async def ready(self, embedder: Embedder) -> VectorIndex:
+        if self.index is not None:
+            return self.index
         async with self._building:
             if self.index is None:
                 index = VectorIndex()
                 if self._items:
-                    vectors = await self.embedder.many([text for _, text in self._items])
+                    vectors = await embedder.many([text for _, text in self._items])
                     for (label, _), vector in zip(self._items, vectors, strict=True):
                         index.add(label, vector)
                 self.index = index
         return self.index
+
+
+# per embedder (one per gate); a _Reference holds none, so the entries go with their gate
+_SHARED: weakref.WeakKeyDictionary[Embedder, dict[tuple[tuple[str, str], ...], _Reference]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _reference(embedder: Embedder, items: list[tuple[str, str]]) -> _Reference:
+    """The embedder's index of these items, made on the first request. The embedder does not
+    keep reference vectors (a large eval set would push the records' out), so two checks on
+    the same seeds share one index instead, embedded once."""
+    shared = _SHARED.setdefault(embedder, {})
+    key = tuple(items)
+    found = shared.get(key)
+    if found is None:
+        found = shared[key] = _Reference(items)
+    return found
 
 
 class SemanticDedup(Check):
@@ -50,7 +73,7 @@ class SemanticDedup(Check):
     def __init__(self, embedder: Embedder, threshold: float, seeds: list[tuple[str, str]]) -> None:
         self.threshold = threshold
         self.embedder = embedder
-        self._seeds = _Reference(embedder, seeds)
+        self._seeds = _reference(embedder, seeds)
         self._kept = VectorIndex()
         self._pending: dict[str, Vectors] = {}  # checked, not yet admitted
         self._backlog: list[tuple[str, str]] = []  # admitted without a vector (resume)
@@ -67,7 +90,7 @@ class SemanticDedup(Check):
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         vector = await self.embedder.one(text)
-        seed_cosine, seed = (await self._seeds.ready()).nearest(vector)
+        seed_cosine, seed = (await self._seeds.ready(self.embedder)).nearest(vector)
         index = await self._index()
         score, label = index.nearest(vector)  # no await from here to admit
         record.scores["semantic_dup_cosine"] = round(max(score, seed_cosine, 0.0), 4)
@@ -117,12 +140,12 @@ class NearestReference(Check):
         self.name, self.reasons = step, (reason,)
         self.threshold = threshold
         self.embedder = embedder
-        self._reference = _Reference(embedder, items)
+        self._reference = _reference(embedder, items)
         self._score, self._note, self._kind = score, note, kind
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         vector = await self.embedder.one(text)
-        cosine, label = (await self._reference.ready()).nearest(vector)
+        cosine, label = (await self._reference.ready(self.embedder)).nearest(vector)
         record.scores[self._score] = round(max(cosine, 0.0), 4)
         if label:
             record.notes[self._note] = label
