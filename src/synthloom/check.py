@@ -192,7 +192,7 @@ def check(
             prepared = prepare_check(
                 recipe, path, fields, id_field, backend=model.name, model_id=model.model_id
             )
-            count = prepared.stages[0].task.variants * len(prepared.stages[0].items or [])
+            count = len(prepared.stages[0].items or [])  # one row per input row
             return await execute(
                 prepared,
                 outdir,

@@ -16,7 +16,7 @@ import pytest
 
 from synthloom.quality import seedindex
 from synthloom.quality.base import SEED_COPY, Drop, normalise, shingles, text_of
-from synthloom.quality.privacy import SeedCopy
+from synthloom.quality.seedcopy import SeedCopy
 from synthloom.quality.seedindex import RunIndex, ShingleIndex
 from synthloom.quality.settings import PrivacySettings
 from synthloom.records import Provenance, Record

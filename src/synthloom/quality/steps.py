@@ -133,7 +133,7 @@ def _privacy(i: Inputs) -> list[Check]:
     p = i.settings.privacy
     if p is None or not i.seeds:  # no seeds, nothing to copy (``check`` may run without)
         return []
-    from synthloom.quality.privacy import SeedCopy
+    from synthloom.quality.seedcopy import SeedCopy
 
     checks: list[Check] = []
     if p.max_seed_similarity is not None or p.max_seed_substring is not None:
