@@ -2,16 +2,18 @@
 
 (a) The ceiling: all-MiniLM-L6-v2 ``encode`` over the gate's record texts, batched; every
     semantic check needs each record's vector, so the gate cannot be faster than this.
+    (a) and (b) are measured in alternating rounds, so both see the machine's drift.
 (b) The flagship gate (every check the flagship recipe configures, semantic ones included) over
     the same records, made by the fake backend, applied as the engine applies it: many records
     in flight, stateful checks (dedup indexes) learning each kept record.
 (c) (b) / (a): goal >= 0.8.
 (d) The same gate with the semantic checks off: goal >= 1,000 records/s.
+    (d) and (e) are measured in alternating rounds too.
 (e) Per-record cost of (d) with the flagship's 50 seeds and with 2,000 seeds (the flagship's,
     their words reshuffled): goal within 1.3x of each other. Seed-copy, closest-seed and
     dedup-against-seeds checks all read every seed; their cost must not grow with them.
 
-    .venv/bin/python bench/gate.py [--records 2000] [--seeds 2000]
+    .venv/bin/python bench/gate.py [--records 2000] [--seeds 2000] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import argparse
 import asyncio
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,64 +102,107 @@ def records(prepared_recipe: Recipe, count: int) -> list[Record]:
     return asyncio.run(make())
 
 
+@dataclass(frozen=True)
+class Made:
+    warm: list[Record]  # the first IN_FLIGHT records: warm-up, off the clock
+    timed: list[Record]
+
+
 def copies(batch: list[Record]) -> Iterator[Record]:
     for r in batch:
         yield Record(r.id, r.task, dict(r.data), r.provenance, scores={}, notes={})
 
 
-async def through(gate: Gate, batch: list[Record]) -> float:
-    """Seconds to apply the gate to every record with IN_FLIGHT at once, as the engine does;
-    the gate's indexes (and the embedding model) are built and warmed before the clock."""
+async def drain(gate: Gate, pending: list[Record]) -> None:
+    """Apply the gate to every record with IN_FLIGHT at once, as the engine does."""
     calls = NoCalls()
-    await gate.apply(next(copies(batch[:1])), calls)  # loads lazily built models
-    pending = list(copies(batch[1:]))
-    start = time.perf_counter()
 
     async def worker() -> None:
         while pending:
             await gate.apply(pending.pop(), calls)
 
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-    return time.perf_counter() - start
 
 
-def gate_rate(semantic: bool, batch: list[Record], seeds: list[dict[str, Any]] | None) -> float:
+def built_gate(semantic: bool, seeds: list[dict[str, Any]] | None = None) -> Gate:
     built = prepare(recipe(semantic=semantic, seeds=seeds), backend="fake", model_id="fake-1")
     assert built.gate is not None
-    seconds = asyncio.run(through(built.gate, batch))
-    return (len(batch) - 1) / seconds
+    return built.gate
 
 
-def ceiling(texts: list[str]) -> float:
+Step = Callable[[list[Record]], Awaitable[object]]
+
+
+def alternating(made: Made, rounds: int, steps: dict[str, Step]) -> dict[str, float]:
+    """Each step's rate (records/s) over ``made.timed``, measured in alternating rounds: the
+    records in ``rounds`` chunks, every step over a chunk before the next chunk. This
+    machine's speed drifts by +-6% from one stretch of a few seconds to the next, so two
+    figures measured one after the other moved their ratio by 0.1 to 0.6 from run to run;
+    alternating, they see the same drift. ``made.warm`` goes through every step first, off
+    the clock: it builds the gates' indexes and loads their models."""
+    size = -(-len(made.timed) // rounds)
+    chunks = [made.timed[i : i + size] for i in range(0, len(made.timed), size)]
+
+    async def measure() -> dict[str, float]:
+        for step in steps.values():
+            await step(made.warm)
+        seconds = dict.fromkeys(steps, 0.0)
+        for chunk in chunks:
+            for name, step in steps.items():
+                start = time.perf_counter()
+                await step(chunk)
+                seconds[name] += time.perf_counter() - start
+        return {name: len(made.timed) / s for name, s in seconds.items()}
+
+    return asyncio.run(measure())
+
+
+def gating(gate: Gate) -> Step:
+    return lambda chunk: drain(gate, list(copies(chunk)))
+
+
+def encoding(fields: list[str] | None) -> Step:
     from synthloom.quality.embed import minilm_encoder
 
     encode = minilm_encoder()
-    encode(texts[:64])  # warm-up: first call pays for lazy initialisation
-    start = time.perf_counter()
-    encode(texts)
-    return len(texts) / (time.perf_counter() - start)
+
+    async def step(chunk: list[Record]) -> None:
+        encode([text_of(r.data, fields) for r in chunk])
+
+    return step
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=4, help="alternations of (a) and (b)")
     args = parser.parse_args()
     flagship = recipe(semantic=True)
-    batch = records(flagship, args.records)
+    every = records(flagship, IN_FLIGHT + args.records)
+    made = Made(every[:IN_FLIGHT], every[IN_FLIGHT:])
     fields = flagship.quality.fields
-    texts = [text_of(r.data, fields) for r in batch]
+    texts = [text_of(r.data, fields) for r in made.timed]
     chars = sum(map(len, texts)) / len(texts)
-    print(f"records                          {len(batch):,} (fake backend, {chars:.0f} chars)")
+    print(f"records                          {len(texts):,} (fake backend, {chars:.0f} chars)")
 
-    top = ceiling(texts)
+    rate = alternating(
+        made, args.rounds, {"ceiling": encoding(fields), "gate": gating(built_gate(True))}
+    )
+    top, full = rate["ceiling"], rate["gate"]
     print(f"(a) MiniLM encode, batched       {top:,.1f} texts/s  (the ceiling)")
-    full = gate_rate(True, batch, None)
     print(f"(b) flagship gate                {full:,.1f} records/s")
     print(f"(c) gate / ceiling               {full / top:.2f}x  (goal >= 0.80)")
-    plain = gate_rate(False, batch, None)
+    rate = alternating(
+        made,
+        args.rounds,
+        {
+            "50": gating(built_gate(False)),
+            "many": gating(built_gate(False, more_seeds(args.seeds))),
+        },
+    )
+    plain, many = rate["50"], rate["many"]
     print(f"(d) gate, semantic checks off    {plain:,.0f} records/s  (goal >= 1,000)")
-    many = gate_rate(False, batch, more_seeds(args.seeds))
     small_ms, big_ms = 1e3 / plain, 1e3 / many
     print(f"(e) per record, 50 seeds         {small_ms:.3f} ms")
     print(f"    per record, {args.seeds:,} seeds      {big_ms:.3f} ms")

@@ -1,7 +1,6 @@
 """The gate's speed work, by behaviour: a record embedded once for all three semantic checks,
 batches that grow while the encoder is busy, texts cut to what the model reads (checked with
-the model's real tokeniser), torch's thread count, and one lingua pass per record giving the
-same language and confidence as the two calls it replaced."""
+the model's real tokeniser), and torch's thread count."""
 
 from __future__ import annotations
 
@@ -17,12 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from synthloom.errors import RecipeError
 from synthloom.quality import embed
 from synthloom.quality.embed import Embedder, Vectors, clip
 from synthloom.quality.gate import Gate
 from synthloom.quality.semantic import SemanticDedup, seed_cosine, semantic_contamination
-from synthloom.quality.validators import Validators, _language_detector
 from synthloom.records import Provenance, Record, Status
 from tests.unit.test_semantic import _Encoder
 
@@ -101,7 +98,7 @@ def test_records_finishing_together_share_one_batch_through_the_three_checks() -
 
 def test_records_arriving_while_a_batch_encodes_join_the_next_batches() -> None:
     """The first record's batch holds the encoder (blocked here until 100 more records have
-    queued behind it); they go in the next calls, at most ``_BATCH`` each."""
+    queued behind it); they go in the next calls, at most ``_RECORDS`` each."""
     started, release = threading.Event(), threading.Event()
     calls: list[int] = []
 
@@ -119,12 +116,13 @@ def test_records_arriving_while_a_batch_encodes_join_the_next_batches() -> None:
         assert await asyncio.to_thread(started.wait, 10)  # the first batch is in the encoder
         rest = [asyncio.ensure_future(embedder.one(f"record {i}")) for i in range(1, 101)]
         await asyncio.sleep(0)
-        assert len(embedder._queue) == 100
+        assert embedder.batcher.waiting == 100
         release.set()
         return [await first, *[await r for r in rest]]
 
     vectors = asyncio.run(go())
-    assert calls == [1, embed._BATCH, 100 - embed._BATCH]
+    size = embed._RECORDS
+    assert calls == [1, *[size] * (100 // size), *([100 % size] if 100 % size else [])]
     assert np.array_equal(vectors[57], _Encoder()(["record 57"])[0])
 
 
@@ -273,69 +271,3 @@ def test_the_encoder_cuts_texts_and_keeps_torch_on_the_cpus_it_may_use(
     monkeypatch.setenv("OMP_NUM_THREADS", "8")
     embed.minilm_encoder()
     assert threads["n"] == 8  # the user's choice
-
-
-# ---------------------------------------------------------------------------------------------
-# the language check: one lingua pass
-
-
-def _detector(code: str) -> Any:
-    pytest.importorskip("lingua")
-    return _language_detector(code, lambda cause: RecipeError(cause))
-
-
-def test_one_lingua_pass_gives_the_two_calls_answers() -> None:
-    """What ``detect_language_of`` and ``compute_language_confidence`` said, per text: the
-    language exactly (None included), the confidence to lingua's own call-to-call noise."""
-    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
-
-    lingua = LanguageDetectorBuilder.from_all_languages().build()
-    texts = [
-        "",
-        "   ",
-        "12345 !!!",
-        "😀😀",
-        "a",
-        "ok",
-        "the",
-        "die",
-        "x y z",
-        "Keep the wound dry for two days.",
-        "Gardez la plaie au sec pendant deux jours.",
-        "Halten Sie die Wunde zwei Tage lang trocken.",
-        "傷口を二日間乾いた状態に保ってください。",
-        PROSE,
-    ]
-    rng = random.Random(3)
-    texts += [
-        "".join(rng.choice("abcdefghijklmnopqrstuvwxyzéüß ") for _ in range(3)) for _ in range(60)
-    ]
-    nones = 0
-    for code in ("en", "fr", "de"):
-        detect = _detector(code)
-        wanted = Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
-        for text in texts:
-            found = lingua.detect_language_of(text)
-            name = found.iso_code_639_1.name.lower() if found is not None else None
-            language, confidence = detect(text)
-            assert language == name, text
-            nones += language is None
-            assert confidence == pytest.approx(
-                lingua.compute_language_confidence(text, wanted), abs=1e-12
-            )
-    assert nones >= 3 * 4  # the texts without letters, in each language
-
-
-def test_a_text_without_letters_is_in_no_language() -> None:
-    pytest.importorskip("lingua")
-    from synthloom.quality.settings import ValidatorSettings
-
-    check = Validators(
-        ValidatorSettings.model_validate({"language": "en"}), lambda f, c: RecipeError(c)
-    )
-    record = _record("12345 !!! 678", "r0")
-    drop = asyncio.run(check.check(record, "12345 !!! 678", None))  # type: ignore[arg-type]
-    assert drop is not None
-    assert drop.reason == "wrong_language"
-    assert drop.detail == "detected unknown (0.00), want en"
-    assert record.scores["language_confidence"] == 0.0

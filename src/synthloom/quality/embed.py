@@ -15,27 +15,31 @@ them, and a large eval set would otherwise push the records' own vectors out."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import itertools
 import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from synthloom.errors import MissingDependencyError
+from synthloom.quality.batching import Batcher, Lane
 
 Vectors = npt.NDArray[np.float32]
 Encoder = Callable[[list[str]], Vectors]  # texts -> unit-length rows
 
 MODEL = "all-MiniLM-L6-v2"
 PIP_NAME = "synthloom[embed]"
-_BATCH = 64
+_BATCH = 64  # texts a forward pass, within one encode call
+# records a batch from ``Embedder.one``: half of what the engine usually has in flight, so that
+# while one batch encodes, the records of the last one run their other checks and queue the
+# next (at 64 all records waited on one batch, and the cores idled 9% of the time between
+# batches); a batch of 32 encodes as fast a text as one of 64 (2 cores, flagship records)
+_RECORDS = 32
 _CACHE = 8192  # records' vectors: a record's text is read by up to three checks
 
 # A run of characters between two spaces holding one of these letters or digits is at least
@@ -127,15 +131,17 @@ def minilm_encoder() -> Encoder:
 
 class Embedder:
     """One per gate, shared by its semantic checks. ``load`` builds the encoder on first use
-    (tests pass a small deterministic one)."""
+    (tests pass a small deterministic one). Encoding runs on the gate's ``lane``, taking
+    turns with the other checks' native work (see :mod:`synthloom.quality.batching`)."""
 
-    def __init__(self, load: Callable[[], Encoder] = minilm_encoder) -> None:
+    def __init__(
+        self, load: Callable[[], Encoder] = minilm_encoder, lane: Lane | None = None
+    ) -> None:
         self._load = load
         self._encode: Encoder | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._lane = lane or Lane("synthloom-embed")
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
-        self._queue: list[tuple[str, asyncio.Future[Vectors]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self.batcher: Batcher[str, Vectors] = Batcher(self._batch, _RECORDS)
 
     def _run(self, texts: list[str]) -> Vectors:
         if self._encode is None:
@@ -151,14 +157,10 @@ class Embedder:
             return np.zeros((0, 0), dtype=np.float32)
         known = {t: v for t in texts if (v := self._cache.get(t)) is not None}
         missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthloom-embed")
-            loop = asyncio.get_running_loop()
-            for i in range(0, len(missing), 1024):
-                part = missing[i : i + 1024]
-                vectors = await loop.run_in_executor(self._pool, self._run, part)
-                known.update(zip(part, vectors, strict=True))
+        for i in range(0, len(missing), 1024):
+            part = missing[i : i + 1024]
+            vectors = await self._lane.run(self._run, part)
+            known.update(zip(part, vectors, strict=True))
         return np.stack([known[t] for t in texts])
 
     async def one(self, text: str) -> Vectors:
@@ -168,30 +170,13 @@ class Embedder:
         if hit is not None:
             self._cache.move_to_end(text)
             return hit
-        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
-        self._queue.append((text, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self.batcher.submit(text)
 
-    async def _flush(self) -> None:
-        try:
-            await asyncio.sleep(0)  # let every row that is ready queue its text first
-            while self._queue:
-                batch, self._queue = self._queue[:_BATCH], self._queue[_BATCH:]
-                try:
-                    vectors = await self.many([text for text, _ in batch])
-                except Exception as exc:  # handed to every waiting record
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (text, future), vector in zip(batch, vectors, strict=True):
-                    self._remember(text, vector)
-                    if not future.done():
-                        future.set_result(vector)
-        finally:
-            self._flusher = None
+    async def _batch(self, texts: list[str]) -> list[Vectors]:
+        vectors = await self.many(texts)
+        for text, vector in zip(texts, vectors, strict=True):
+            self._remember(text, vector)
+        return list(vectors)
 
     def _remember(self, text: str, vector: Vectors) -> None:
         self._cache[text] = vector

@@ -11,6 +11,7 @@ from pathlib import Path
 from synthloom.calls import Calls
 from synthloom.errors import GenerationFailed, RecipeError
 from synthloom.quality.base import Check, text_of
+from synthloom.quality.batching import Lane
 from synthloom.quality.settings import QualitySettings
 from synthloom.quality.steps import STEPS, Inputs, texts
 from synthloom.records import Record, Status
@@ -94,6 +95,7 @@ def build_gate(
     seed even when the seed has other columns too."""
     if not settings.enabled:
         return None
+    lane = Lane()  # one per gate: its embedding and language batches take turns on the cores
     embedder = None
     if settings.semantic:
         from synthloom.quality.embed import Embedder, require_embeddings
@@ -102,9 +104,9 @@ def build_gate(
             "Semantic checks (quality: dedup.semantic, decontaminate.semantic, "
             "privacy.max_seed_cosine)"
         )
-        embedder = Embedder()
+        embedder = Embedder(lane=lane)
     inputs = Inputs(
-        settings, texts(seeds, settings.fields or record_fields), base_dir, error_at, embedder
+        settings, texts(seeds, settings.fields or record_fields), base_dir, error_at, embedder, lane
     )
     checks: list[Check] = []
     for step in STEPS:

@@ -18,7 +18,8 @@ class ValidatorSettings(_Strict):
     must_match: list[str] = Field(default_factory=list)  # regexes the text must contain
     must_not_match: list[str] = Field(default_factory=list)
     refusals: bool = True  # drop "As an AI language model ..." and "I cannot help" replies
-    language: str | None = None  # ISO 639-1 code (en, fr, ...): checked with lingua
+    language: str | None = None  # ISO 639-1 code (en, fr, ...) every record must be in
+    language_detector: str = "fasttext"  # or lingua: see synthloom.quality.language
     min_language_confidence: float = Field(default=0.5, ge=0, le=1)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from synthloom.errors import RecipeError
 from synthloom.quality.base import Check, text_of
+from synthloom.quality.batching import Lane
 from synthloom.quality.pii import Finding
 from synthloom.quality.settings import PrivacySettings, QualitySettings
 from synthloom.seeds import Seed, load_seeds
@@ -35,6 +36,7 @@ class Inputs:
     base_dir: Path
     error_at: Callable[[str, str], RecipeError]
     embedder: Embedder | None  # loaded once when any check compares meanings
+    lane: Lane  # where checks run their CPU-heavy native batches, one at a time
 
 
 @dataclass(slots=True, frozen=True)
@@ -87,7 +89,7 @@ def _validators(i: Inputs) -> list[Check]:
         return []
     from synthloom.quality.validators import Validators
 
-    return [Validators(i.settings.validators, i.error_at)]
+    return [Validators(i.settings.validators, i.error_at, i.lane)]
 
 
 def _dedup(i: Inputs) -> list[Check]:

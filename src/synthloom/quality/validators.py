@@ -3,14 +3,14 @@ boilerplate, and the language the recipe asks for."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sys
 from collections.abc import Callable
 
 from synthloom.calls import Calls
-from synthloom.errors import MissingDependencyError, RecipeError
+from synthloom.errors import RecipeError
 from synthloom.quality.base import Check, Drop
+from synthloom.quality.batching import Lane
+from synthloom.quality.language import language_detector
 from synthloom.quality.settings import ValidatorSettings
 from synthloom.records import Record
 
@@ -26,7 +26,6 @@ BOILERPLATE = re.compile(
     r"(?:new |synthetic )?(?:example|question|response|answer)\b",
     re.IGNORECASE,
 )
-_EPSILON = sys.float_info.epsilon  # lingua: top two this close, no language
 
 
 class Validators(Check):
@@ -41,7 +40,10 @@ class Validators(Check):
     )
 
     def __init__(
-        self, settings: ValidatorSettings, error_at: Callable[[str, str], RecipeError]
+        self,
+        settings: ValidatorSettings,
+        error_at: Callable[[str, str], RecipeError],
+        lane: Lane | None = None,
     ) -> None:
         self.settings = settings
 
@@ -52,8 +54,12 @@ class Validators(Check):
         self.must_not = [
             _compile(p, at(f"must_not_match[{i}]")) for i, p in enumerate(settings.must_not_match)
         ]
-        self._detector = (
-            _language_detector(settings.language, at("language")) if settings.language else None
+        self._language = (
+            language_detector(
+                settings.language_detector, settings.language, error_at, lane or Lane()
+            )
+            if settings.language
+            else None
         )
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
@@ -73,10 +79,8 @@ class Validators(Check):
             found = REFUSAL.search(text) or BOILERPLATE.search(text.strip())
             if found:
                 return Drop("refusal", f"refusal or boilerplate: {found.group(0)!r}")
-        if self._detector is not None and s.language is not None:
-            # off the event loop: the first call loads lingua's models (seconds), and model
-            # calls for other rows keep going meanwhile
-            language, confidence = await asyncio.to_thread(self._detector, text)
+        if self._language is not None and s.language is not None:
+            language, confidence = await self._language.detect(text)
             record.scores["language_confidence"] = round(confidence, 4)
             if language != s.language or confidence < s.min_language_confidence:
                 return Drop(
@@ -92,46 +96,3 @@ def _compile(pattern: str, error: Callable[[str], RecipeError]) -> re.Pattern[st
         return re.compile(pattern)
     except re.error as exc:
         raise error(f"bad regex {pattern!r}: {exc}") from None
-
-
-def _language_detector(
-    code: str, error: Callable[[str], RecipeError]
-) -> Callable[[str], tuple[str | None, float]]:
-    """Built when the recipe is checked (a missing package or a bad code fails then); the
-    language models themselves load on the first record."""
-    try:
-        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
-    except ImportError:
-        raise MissingDependencyError(
-            "lingua", "The language check (quality.validators.language)", "lingua-language-detector"
-        ) from None
-    try:
-        wanted = Language.from_iso_code_639_1(IsoCode639_1.from_str(code.lower()))
-    except (ValueError, AttributeError):
-        raise error(f"unknown language code {code!r} (use ISO 639-1: en, fr, de, ...)") from None
-    detector = LanguageDetectorBuilder.from_all_languages().build()
-
-    def detect(text: str) -> tuple[str | None, float]:
-        """The most likely language (None when lingua cannot tell) and the wanted language's
-        confidence, from one pass over the text: ``detect_language_of`` and
-        ``compute_language_confidence`` each compute the whole list of confidence values, so
-        asking both cost the gate twice the time (13 vs 6 ms CPU a flagship record here).
-
-        The top of the list is what ``detect_language_of`` returns, with its rule for None:
-        no values (no letters in the text: lingua then lists every language at 0.0, or
-        nothing) or the first two within ``f64::EPSILON`` of each other (lingua-rs'
-        ``detect_language_from_languages``; this detector has no minimum relative distance).
-        The wanted language's value is the one ``compute_language_confidence`` gives; both
-        vary between calls in the last bits, as lingua sums them in hash-map order.
-
-        Records arriving together are not batched through lingua's
-        ``compute_language_confidence_values_in_parallel``: lingua releases the GIL, so their
-        ``asyncio.to_thread`` calls already run on every core, and the batch call measured no
-        faster (2 cores, 200 flagship records)."""
-        values = detector.compute_language_confidence_values(text)
-        confidence = next((v.value for v in values if v.language == wanted), 0.0)
-        if not values or (len(values) > 1 and values[0].value - values[1].value < _EPSILON):
-            return None, float(confidence)
-        return values[0].language.iso_code_639_1.name.lower(), float(confidence)
-
-    return detect
