@@ -105,3 +105,22 @@ def test_lane_calls_run_one_at_a_time_off_the_event_loop() -> None:
     assert overlap[0] == 1
     assert len(threads) == 1
     assert loop_thread not in threads
+
+
+def test_a_gate_that_embeds_keeps_numpy_blas_to_one_thread_while_it_runs() -> None:
+    pytest.importorskip("threadpoolctl")
+    import numpy as np  # noqa: F401  (loads the BLAS library threadpoolctl looks at)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from synthloom.quality.gate import Gate
+
+    def blas() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas() == {2}
+        with Gate([], None, embeds=True).running():
+            assert blas() == {1}
+        assert blas() == {2}
+        with Gate([], None).running():
+            assert blas() == {2}

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -82,9 +83,10 @@ class Engine:
                 if self.on_record is not None:
                     self.on_record(record)
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(self.concurrency):
-                group.create_task(worker())
+        with self.gate.running() if self.gate is not None else nullcontext():
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.concurrency):
+                    group.create_task(worker())
 
     async def run_job(self, job: Job) -> Record:
         """Produce the row's record and commit it (with the call that made it) to the store."""

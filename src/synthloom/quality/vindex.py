@@ -7,10 +7,7 @@ moves to an HNSW graph (usearch, in the ``embed`` extra) whose queries stay near
 millisecond; its recall of the true nearest row is measured by ``bench/semantic.py``.
 Without usearch it stays exact.
 
-The exact product runs on one BLAS thread. numpy's OpenBLAS would otherwise wake a thread
-per core for it, next to torch's encoding threads: on 2 cores that cut the flagship gate
-from 92 to 66 records/s, for a product that one thread does nearly as fast (70 vs 60 us for
-2,000 rows; 3.7 vs 3.0 ms for 20,000)."""
+While a gate runs, numpy's BLAS has one thread (``Gate.running``)."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ import importlib.util
 from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from synthloom.quality.embed import Vectors
 
@@ -38,7 +34,6 @@ class VectorIndex:
         self._key_of: dict[str, int] = {}
         self._graph: Any = None
         self._can_grow_graph = importlib.util.find_spec("usearch") is not None
-        self._blas = ThreadpoolController().select(user_api="blas")
 
     @property
     def exact(self) -> bool:
@@ -90,8 +85,7 @@ class VectorIndex:
             return 1.0 - float(found.distances[0]), self._labels[key]  # ip distance = 1 - cos
         assert self._rows is not None
         n = len(self._labels)
-        with self._blas.limit(limits=1):
-            scores = self._rows[:n] @ query
+        scores = self._rows[:n] @ query
         scores[~self._alive[:n]] = -2.0
         best = int(np.argmax(scores))
         return float(scores[best]), self._labels[best]
