@@ -122,6 +122,9 @@ def run(
         bool, typer.Option("--dry-run", help="Use the fake backend: no model calls.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help=_FORCE_HELP)] = False,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write metrics.json and report.html.")
+    ] = True,
 ) -> None:
     """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
     progress, on_start, on_record = _progress()
@@ -141,6 +144,14 @@ def run(
             if progress.live.is_started:
                 progress.stop()
     _print_summary(summary)
+    if report and summary.accepted:
+        from synthloom.report.build import write_report
+        from synthloom.report.cli import TOP, report_lines
+
+        with _errors():
+            written = write_report(outdir)
+        for line in report_lines(written, top=TOP):
+            out.print(escape(line), highlight=False, soft_wrap=True)
     if summary.stopped:
         err.print(
             f"[yellow]stopped early[/] by the {escape(summary.stopped)}. Everything produced "
@@ -333,6 +344,55 @@ def review(
         "dataset (rejections out, edits in), as every export does",
         soft_wrap=True,
     )
+
+
+@app.command()
+def report(
+    outdir: Annotated[Path, typer.Argument(help="A run directory.")],
+    real: Annotated[
+        Path | None,
+        typer.Option("--real", help="Real data to compare with (default: the seeds)."),
+    ] = None,
+    html_path: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Where to write the HTML page.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with status 4 when there is any warning.")
+    ] = False,
+) -> None:
+    """Measure a run's dataset (diversity, realism, collapse, axes, bias) into metrics.json
+    and report.html."""
+    from synthloom.report.build import write_report
+    from synthloom.report.cli import report_lines
+
+    with _errors():
+        written = write_report(outdir, real=real, html_path=html_path)
+    for line in report_lines(written):
+        out.print(escape(line), highlight=False, soft_wrap=True)
+    if strict and written.warnings:
+        raise typer.Exit(4)
+
+
+@app.command()
+def fitness(
+    outdir: Annotated[Path, typer.Argument(help="A run directory of labelled records.")],
+    real: Annotated[Path, typer.Option("--real", help="Real labelled test data.")],
+    text_field: Annotated[str | None, typer.Option("--text-field")] = None,
+    label_field: Annotated[str | None, typer.Option("--label-field")] = None,
+    real_train: Annotated[
+        Path | None, typer.Option("--real-train", help="Real training data, for comparison.")
+    ] = None,
+) -> None:
+    """Train a probe on the seeds, the synthetic records and both; test each on real data."""
+    from synthloom.report.build import write_fitness
+    from synthloom.report.cli import fitness_lines
+
+    with _errors():
+        found = write_fitness(
+            outdir, real, text_field=text_field, label_field=label_field, real_train=real_train
+        )
+    for line in fitness_lines(found, outdir):
+        out.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

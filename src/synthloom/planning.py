@@ -53,6 +53,7 @@ def begin(store: RunStore, prepared: Prepared, backend: Backend, count: int) -> 
     the recipe no longer has (their records stay in the store, out of the dataset)."""
     recipe = prepared.recipe
     store.set_meta("recipe", recipe.model_dump(mode="json", by_alias=True))
+    store.set_meta("recipe_dir", str(recipe.base_dir))  # the report's paths are relative to it
     store.set_meta(
         "export", {s.name: s.task.shape.to_dict() for s in prepared.stages if s.in_dataset}
     )

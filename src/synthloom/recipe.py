@@ -24,6 +24,7 @@ from synthloom.quality.settings import (
     QualitySettings,
     ValidatorSettings,
 )
+from synthloom.report.settings import ReportSettings
 from synthloom.tasks.registry import KINDS, TaskSpec
 from synthloom.taskspecs import Candidate
 
@@ -86,6 +87,7 @@ class Recipe(_Strict):
     tasks: list[TaskSpec] = Field(default_factory=list)  # in order; one may read another's output
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     _source: _SourceMap | None = PrivateAttr(default=None)

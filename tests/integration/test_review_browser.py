@@ -15,13 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 import synthloom
 from synthloom.review.book import ReviewBook
 from synthloom.review.server import Running, start_in_thread
 from synthloom.store.sqlite import RunStore
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import cli_process, read_jsonl, write_recipe
 
 HOSTILE = "<script>alert(1)</script> then <img src=x onerror=alert(2)>"
@@ -42,14 +41,6 @@ def make_run(folder: Path, *, n: int, sample: int, strata: list[str] | None = No
     with RunStore.in_dir(outdir) as store:
         ReviewBook(store).draw(sample, strata or [], seed=5)
     return outdir
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
