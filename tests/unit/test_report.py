@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from synthloom.report import html
 from synthloom.report.build import write_report
 from synthloom.report.metrics import compute
 from synthloom.report.source import Reference, RunData
-from tests.helpers import cli
+from tests.helpers import cli, write_recipe
 
 LABEL = Path(__file__).parents[2] / "examples" / "label"
 
@@ -204,3 +205,35 @@ def test_fitness_cli_writes_its_json_and_the_report_shows_it(tmp_path: Path) -> 
     }
     assert set(found["sets"]) >= {"seeds", "synthetic", "seeds+synthetic"}
     assert "Fitness: train on synthetic, test on real" in (out / "report.html").read_text()
+
+
+def test_labels_a_probe_cannot_tell_apart_are_named() -> None:
+    """'refund' and 'billing' records share their words; 'bug' records have their own: the
+    probe mixes up the first two and not the third."""
+    rng = np.random.default_rng(3)
+    money = [f"w{j}" for j in range(40)]
+    crash = [f"c{j}" for j in range(40)]
+    records = []
+    for i in range(90):
+        label = ("refund", "billing", "bug")[i % 3]
+        words = rng.choice(crash if label == "bug" else money, 8)
+        prov = Provenance("unit", "t", i, [], {}, "", "fake", "fake-1", {})
+        records.append(Record(f"r{i}", "t", {"text": " ".join(words), "label": label}, prov))
+    data = replace(_run_data(records, [{"text": "a seed"}]), label_field="label")
+    labels = compute(data)["labels"]
+    assert labels["counts"] == {"refund": 30, "billing": 30, "bug": 30}
+    confusion = labels["confusion"]["labels"]
+    assert confusion["bug"]["accuracy"] == 1.0
+    assert confusion["bug"]["confused_with"] is None
+    assert confusion["refund"]["confused_with"] == "billing"
+    assert confusion["billing"]["confused_with"] == "refund"
+    assert confusion["refund"]["confused_share"] > 0.2
+
+
+def test_fitness_on_a_run_without_labels_says_what_it_does_not_cover(tmp_path: Path) -> None:
+    folder = tmp_path / "recipe"
+    folder.mkdir()
+    run(write_recipe(folder), tmp_path / "out", n=4, backend=FakeBackend())
+    result = cli("fitness", str(tmp_path / "out"), "--real", str(LABEL / "seeds.jsonl"), check=1)
+    assert "no label task" in result.stderr
+    assert "realism" in result.stderr

@@ -96,7 +96,10 @@ def write_fitness(
     label = label_field or run.label_field
     if label is None:
         raise SynthloomError(
-            f"{outdir}: no label field: this run has no label task; name one with --label-field"
+            f"{outdir}: the fitness check trains a classifier, and this run has no label task; "
+            "name the label with --label-field if its records have one. For other data (Q&A, "
+            "instructions, conversations) it does not say yet how well the data teaches: the "
+            "report's realism figures (metrics.json: realism, collapse) are the closest measure"
         )
     text = text_field or "text"
     records = [_example(r.data, text, label) for r in run.records]

@@ -275,10 +275,20 @@ def _axes(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _labels(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
     labels = metrics.get("labels") or {}
     distinct = labels.get("distinct_2") or {}
-    return [
-        {"label": str(k), "count": str(v), "distinct": _fmt(distinct.get(k))}
-        for k, v in (labels.get("counts") or {}).items()
-    ]
+    confusion = (labels.get("confusion") or {}).get("labels") or {}
+    rows = []
+    for k, v in (labels.get("counts") or {}).items():
+        found = confusion.get(k) or {}
+        mixed = found.get("confused_with")
+        rows.append(
+            {
+                "label": str(k),
+                "count": str(v),
+                "distinct": _fmt(distinct.get(k)),
+                "confused": f"{mixed} ({found['confused_share']:.0%})" if mixed else "–",
+            }
+        )
+    return rows
 
 
 def _judge_plot(metrics: Mapping[str, Any]) -> str:

@@ -213,7 +213,46 @@ def _labels(run: RunData) -> dict[str, Any]:
         "counts": dict(counts.most_common()),
         "balance": round(min(counts.values()) / max(counts.values()), 4) if counts else None,
         "distinct_2": {label: distinct_n(texts, 2) for label, texts in sorted(by_label.items())},
+        "confusion": _confusion(by_label),
     }
+
+
+def _confusion(by_label: Mapping[str, list[str]], seed: int = 0) -> dict[str, Any] | None:
+    """For each label, the label a probe most often mistakes it for, and how often: the
+    fitness check's TF-IDF probe, 5-fold cross-validated on the records themselves. Labels a
+    probe cannot tell apart are labels the data does not teach apart."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from threadpoolctl import threadpool_limits
+
+    from synthloom.report.fitness import LOGREG_PARAMS, TFIDF_PARAMS
+
+    texts = [t for texts in by_label.values() for t in texts]
+    labels = [label for label, texts in by_label.items() for _ in texts]
+    folds = min(5, min((len(t) for t in by_label.values()), default=0))
+    if len(by_label) < 2 or folds < 2:
+        return None
+    probe = make_pipeline(
+        TfidfVectorizer(**TFIDF_PARAMS), LogisticRegression(**LOGREG_PARAMS, random_state=seed)
+    )
+    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    with threadpool_limits(limits=1, user_api="blas"):
+        predicted = cross_val_predict(probe, texts, labels, cv=split)
+    out: dict[str, Any] = {"probe": "tfidf+logreg", "folds": folds, "labels": {}}
+    for label in by_label:
+        mistaken = Counter(
+            str(p) for t, p in zip(labels, predicted, strict=True) if t == label and p != label
+        )
+        total = len(by_label[label])
+        top = mistaken.most_common(1)
+        out["labels"][label] = {
+            "accuracy": round(1 - sum(mistaken.values()) / total, 4),
+            "confused_with": top[0][0] if top else None,
+            "confused_share": round(top[0][1] / total, 4) if top else 0.0,
+        }
+    return out
 
 
 def _judge(run: RunData) -> dict[str, Any] | None:
