@@ -24,6 +24,7 @@ from synthloom.report.lexical import (
     compression_ratio,
     distinct_n,
     lexical_metrics,
+    looping_share,
     openings,
     percentiles,
     self_bleu,
@@ -267,6 +268,7 @@ def test_lexical_metrics_bundle_is_json_ready() -> None:
         "compression_ratio": compression_ratio(texts),
         "self_bleu": self_bleu(texts, sample=25, seed=1)["value"],
         "self_bleu_sample": 25,
+        "looping_share": looping_share(texts),
     }
     assert all(type(v) in (int, float) for v in metrics.values())
     json.dumps(metrics, allow_nan=False)
@@ -274,3 +276,14 @@ def test_lexical_metrics_bundle_is_json_ready() -> None:
     assert empty["records"] == 0
     assert empty["self_bleu_sample"] == 0
     assert {k for k, v in empty.items() if v is not None} == {"records", "self_bleu_sample"}
+
+
+def test_looping_share_counts_texts_that_repeat_a_phrase_three_times() -> None:
+    loop = "how to avoid the machine, how to avoid it, how to avoid the machine, how to avoid the"
+    prose = "Keep the wound dry for two days, then shower as usual and pat it dry."
+    twice = "rest and ice it, rest and ice it, then walk"  # a 4-gram twice: not a loop
+    assert looping_share([loop, prose, twice, ""]) == 0.25
+    assert looping_share([prose]) == 0.0
+    assert looping_share([]) is None
+    assert looping_share([twice], times=2) == 1.0
+    assert lexical_metrics([loop, prose])["looping_share"] == 0.5

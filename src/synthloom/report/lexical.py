@@ -295,6 +295,22 @@ def openings(texts: Sequence[str], words: int = 5) -> dict[str, str | float | in
     return {"opening": opening, "share": count / len(texts), "count": count}
 
 
+def looping_share(texts: Sequence[str], *, n: int = 4, times: int = 3) -> float | None:
+    """Share of texts in which one word n-gram occurs ``times`` times or more: a model stuck in
+    a loop ("how to avoid the machine, how to avoid it, how to avoid the machine, ..."). The
+    set-level figures miss it: such a record stays on topic, so its embedding sits among the
+    real ones, and its words are the seeds' words. Three repeats of a 4-gram is rare in
+    written prose and common in a small model's degenerate output."""
+    if not texts:
+        return None
+    looping = 0
+    for text in texts:
+        words = tokens(text)
+        counts = Counter(zip(*(words[i:] for i in range(n)), strict=False))
+        looping += bool(counts) and max(counts.values()) >= times
+    return looping / len(texts)
+
+
 def lexical_metrics(
     texts: Sequence[str], *, sample: int = 500, seed: int = 0
 ) -> dict[str, float | int | None]:
@@ -313,4 +329,5 @@ def lexical_metrics(
             "compression_ratio": ratio.result(),
             "self_bleu": bleu["value"],
             "self_bleu_sample": bleu["sample"],
+            "looping_share": looping_share(texts),
         }

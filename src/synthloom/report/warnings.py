@@ -33,6 +33,13 @@ RULES: tuple[Rule, ...] = (
         "the gate kept only {value:.0%} of what was generated: check the prompts and the model",
     ),
     Rule(
+        "lexical.looping_share",
+        False,
+        0.1,
+        "{value:.0%} of records repeat a phrase three or more times within themselves: the "
+        "model loops (try a larger model, a lower temperature or a repetition penalty)",
+    ),
+    Rule(
         "lexical.self_bleu",
         False,
         0.5,
