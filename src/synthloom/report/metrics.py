@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from synthloom.quality.base import text_of
 from synthloom.quality.embed import Vectors
 from synthloom.report import embedding as emb
 from synthloom.report.axes import AxisRow, axes_report
@@ -50,8 +51,6 @@ def compute(
     metrics["collapse"] = {"opening": openings(texts)} if texts else {}
     if texts and metrics["collapse"]["opening"]:
         metrics["collapse"]["opening_share"] = metrics["collapse"]["opening"]["share"]
-    vectors: Vectors | None = None
-    picked: list[int] = []
     if encode is not None and texts and ref_texts:
         picked = _sample(len(texts), EMBED_SAMPLE, seed)
         vectors = encode([texts[i] for i in picked])
@@ -171,9 +170,7 @@ def _axis_rows(run: RunData) -> list[AxisRow]:
                 axes=dict(record.provenance.axes),
                 kept=record.id in kept,
                 reason=None if record.id in kept else (record.reason or "unknown"),
-                text="\n".join(
-                    str(record.data[f]) for f in run.fields if isinstance(record.data.get(f), str)
-                ),
+                text=text_of(record.data, run.fields),
                 judge=record.scores.get("judge_mean"),
                 answer_chars=len(value) if isinstance(value, str) else None,
             )
@@ -268,7 +265,3 @@ def _judge(run: RunData) -> dict[str, Any] | None:
         "percentiles": percentiles(scores),
         "histogram": {"edges": [1.0 + 0.5 * i for i in range(10)], "counts": counts.tolist()},
     }
-
-
-def text_sample(texts: Sequence[str], size: int, seed: int) -> list[str]:
-    return [texts[i] for i in _sample(len(texts), size, seed)]
