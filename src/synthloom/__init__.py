@@ -1,7 +1,8 @@
 """synthloom: seed examples in, a provenance-tagged synthetic dataset out.
 
 The Python API mirrors the CLI: :func:`load_recipe`, :func:`run`, :func:`check`,
-:func:`estimate`, :func:`export`; :class:`Dataset` is what a run directory's dataset is.
+:func:`estimate`, :func:`export` (and :func:`export_declared`, the recipe's ``export:`` list);
+:class:`Dataset` is what a run directory's dataset is.
 """
 
 from synthloom.backends.base import Backend, Completion, GenerationRequest, Usage
@@ -19,7 +20,9 @@ from synthloom.errors import (
     SynthloomError,
 )
 from synthloom.estimate import Estimate, estimate
-from synthloom.export.writer import export
+from synthloom.export.composition import Composition
+from synthloom.export.settings import ExportTarget, MixSettings
+from synthloom.export.writer import Exported, export, export_declared
 from synthloom.finalize import RunSummary
 from synthloom.recipe import ModelSettings, Recipe, load_recipe
 from synthloom.records import Origin, Provenance, Record, Status
@@ -44,6 +47,7 @@ __all__ = [
     "BudgetExhausted",
     "Candidate",
     "Completion",
+    "Composition",
     "ConversationSpec",
     "Dataset",
     "DistillSpec",
@@ -51,12 +55,15 @@ __all__ = [
     "Estimate",
     "EvolInstructSpec",
     "ExpandSpec",
+    "ExportTarget",
+    "Exported",
     "FakeBackend",
     "GenerationFailed",
     "GenerationRequest",
     "LabelSpec",
     "MagpieSpec",
     "MissingDependencyError",
+    "MixSettings",
     "ModelSettings",
     "Origin",
     "PreferenceSpec",
@@ -76,6 +83,7 @@ __all__ = [
     "check",
     "estimate",
     "export",
+    "export_declared",
     "load_recipe",
     "run",
 ]

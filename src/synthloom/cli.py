@@ -152,6 +152,14 @@ def run(
             written = write_report(outdir)
         for line in report_lines(written, top=TOP):
             out.print(escape(line), highlight=False, soft_wrap=True)
+    if summary.accepted:
+        from synthloom.export.cli import exported_lines
+        from synthloom.export.writer import export_declared
+
+        with _errors():
+            for done in export_declared(outdir):
+                for line in exported_lines(done):
+                    out.print(escape(line), highlight=False, soft_wrap=True)
     if summary.stopped:
         err.print(
             f"[yellow]stopped early[/] by the {escape(summary.stopped)}. Everything produced "
@@ -285,17 +293,73 @@ def estimate(
 @app.command()
 def export(
     outdir: Annotated[Path, typer.Argument(help="A run directory.")],
-    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")],
-    path: Annotated[Path, typer.Option("-o", "--out", help="File to write.")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}, hf.")
+    ],
+    path: Annotated[Path, typer.Option("-o", "--out", help="File to write (hf: a folder).")],
     task: Annotated[
         list[str] | None,
         typer.Option("--task", "-t", help="Only this task's records (repeatable)."),
     ] = None,
+    real: Annotated[
+        Path | None, typer.Option("--real", help="Real rows to mix in (default: the seeds).")
+    ] = None,
+    real_fraction: Annotated[
+        float | None,
+        typer.Option("--real-fraction", min=0, max=0.999, help="Share of real rows (0: none)."),
+    ] = None,
+    upsample: Annotated[
+        bool | None,
+        typer.Option(
+            "--upsample/--no-upsample", help="Repeat real rows when few (else cap synthetic)."
+        ),
+    ] = None,
+    max_real_repeats: Annotated[
+        int | None, typer.Option("--max-real-repeats", min=1, help="Most copies of a real row.")
+    ] = None,
+    split: Annotated[
+        list[str] | None,
+        typer.Option("--split", help="A held-out split, NAME=SHARE (repeatable)."),
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Write only this split (file formats).")
+    ] = None,
+    rows: Annotated[
+        str | None, typer.Option("--rows", help="hf: the row format in the Parquet files.")
+    ] = None,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option("--push-to-hub", help="hf: upload to this dataset repo (token: HF_TOKEN)."),
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="hf: a private repo.")] = False,
 ) -> None:
-    """Write a run's accepted records in a fine-tuning format."""
+    """Write a run's training set (accepted records, real rows mixed in, split) in a
+    fine-tuning format, or as a Hugging Face dataset folder with a dataset card."""
+    from synthloom.export.cli import exported_lines, parse_splits
+
     with _errors():
-        count = export_run(outdir, format, path, tasks=task)
-    out.print(f"wrote {count} rows ({format}) to {path}")
+        if push_to_hub is not None and format != "hf":
+            raise SynthloomError("--push-to-hub uploads an hf folder: use --format hf")
+        done = export_run(
+            outdir,
+            format,
+            path,
+            tasks=task,
+            real=real,
+            real_fraction=real_fraction,
+            upsample=upsample,
+            max_real_repeats=max_real_repeats,
+            splits=parse_splits(split),
+            split=only,
+            rows=rows,
+        )
+        for line in exported_lines(done):
+            out.print(escape(line), highlight=False, soft_wrap=True)
+        if push_to_hub is not None:
+            from synthloom.export.hf import push_to_hub as push
+
+            url = push(path, push_to_hub, private=private)
+            out.print(f"pushed to {escape(url)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

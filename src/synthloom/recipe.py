@@ -11,10 +11,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from synthloom.errors import RecipeError
+from synthloom.export.settings import ExportTarget, MixSettings, check_splits
 from synthloom.quality.settings import (
     DecontamSettings,
     DedupSettings,
@@ -77,6 +86,8 @@ class Recipe(_Strict):
     """A recipe as typed objects: what YAML loads into, and what Python users build directly."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str | None = None  # what the data is for: the dataset card's first lines
+    license: str | None = None  # the dataset's licence (an SPDX-style id): the hf export needs it
     # a JSONL/CSV/Parquet path, or the seeds themselves; only magpie runs without seeds
     seeds: str | list[dict[str, Any]] | None = None
     # records to plan; ``run`` needs it and ``tasks`` (see require_generation), ``check`` not
@@ -88,9 +99,28 @@ class Recipe(_Strict):
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    mix: MixSettings | None = None  # real rows beside the synthetic ones in every export
+    splits: dict[str, float] = Field(default_factory=dict)  # held-out shares; train takes the rest
+    export: list[ExportTarget] = Field(default_factory=list)  # written at the end of run
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
     _source: _SourceMap | None = PrivateAttr(default=None)
+
+    @field_validator("splits")
+    @classmethod
+    def _splits(cls, value: dict[str, float]) -> dict[str, float]:
+        return check_splits(value)
+
+    @model_validator(mode="after")
+    def _export_splits_exist(self) -> Recipe:
+        known = ["train", *self.splits]
+        for target in self.export:
+            if target.split is not None and target.split not in known:
+                raise ValueError(
+                    f"export to {target.path!r}: no split {target.split!r} "
+                    f"(splits: {', '.join(known)})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _cost_needs_prices(self) -> Recipe:
@@ -208,6 +238,8 @@ _MODELS: list[type[BaseModel]] = [
     PrivacySettings,
     JudgeSettings,
     GroundingSettings,
+    MixSettings,
+    ExportTarget,
     *(kind.spec for kind in KINDS.values()),
 ]
 _KNOWN_KEYS = sorted({f.alias or name for cls in _MODELS for name, f in cls.model_fields.items()})

@@ -21,6 +21,7 @@ from synthloom.store.sqlite import STORE_FILE, RunStore
 LOCK_FILE = ".synthloom.lock"
 DATASET_FILE = "dataset.jsonl"
 REJECTED_FILE = "rejected.jsonl"
+METRICS_FILE, REPORT_FILE, FITNESS_FILE = "metrics.json", "report.html", "fitness.json"
 OWNER_KEY = "recipe_name"
 # what a run leaves in its directory; --force removes exactly these to start over
 _RUN_FILES = (

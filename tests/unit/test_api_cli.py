@@ -33,7 +33,7 @@ def test_a_recipe_built_from_python_objects_runs(tmp_path: Path) -> None:
     assert summary.accepted == 6
     rows = read_jsonl(tmp_path / "out" / "dataset.jsonl")
     assert {r["provenance"]["seed_ids"][0] for r in rows} == {"a", "b"}
-    assert synthloom.export(tmp_path / "out", "alpaca", tmp_path / "a.jsonl") == 6
+    assert synthloom.export(tmp_path / "out", "alpaca", tmp_path / "a.jsonl").rows == 6
 
 
 def test_public_api_is_curated() -> None:

@@ -26,13 +26,15 @@ def outdir(tmp_path: Path) -> Path:
 
 
 def test_openai_chat(outdir: Path, tmp_path: Path) -> None:
-    assert export(outdir, "openai-chat", tmp_path / "chat.jsonl") == 4
+    assert export(outdir, "openai-chat", tmp_path / "chat.jsonl").rows == 4
     rows = read_jsonl(tmp_path / "chat.jsonl")
     assert rows[0] == {
         "messages": [
             {"role": "user", "content": "Can I shower?"},
             {"role": "assistant", "content": "After 48 hours, keep it dry."},
-        ]
+        ],
+        "origin": "synthetic",
+        "record_id": "qa-000000",
     }
 
 
@@ -42,7 +44,9 @@ def test_sharegpt(outdir: Path, tmp_path: Path) -> None:
         "conversations": [
             {"from": "human", "value": "Can I shower?"},
             {"from": "gpt", "value": "After 48 hours, keep it dry."},
-        ]
+        ],
+        "origin": "synthetic",
+        "record_id": "qa-000000",
     }
 
 
@@ -52,12 +56,16 @@ def test_alpaca(outdir: Path, tmp_path: Path) -> None:
         "instruction": "Can I shower?",
         "input": "",
         "output": "After 48 hours, keep it dry.",
+        "origin": "synthetic",
+        "record_id": "qa-000000",
     }
 
 
 def test_jsonl_keeps_provenance(outdir: Path, tmp_path: Path) -> None:
     export(outdir, "jsonl", tmp_path / "r.jsonl")
     rows = read_jsonl(tmp_path / "r.jsonl")
+    assert [r.pop("origin") for r in rows] == ["synthetic"] * 4
+    assert [r.pop("record_id") for r in rows] == [r["id"] for r in rows]
     assert rows == read_jsonl(outdir / "dataset.jsonl")
     assert rows[0]["provenance"]["seed_ids"]
 
@@ -65,7 +73,15 @@ def test_jsonl_keeps_provenance(outdir: Path, tmp_path: Path) -> None:
 def test_parquet_has_one_column_per_field(outdir: Path, tmp_path: Path) -> None:
     export(outdir, "parquet", tmp_path / "d.parquet")
     table = pq.read_table(tmp_path / "d.parquet")
-    assert table.column_names == ["id", "task", "question", "answer", "provenance"]
+    assert table.column_names == [
+        "id",
+        "task",
+        "question",
+        "answer",
+        "provenance",
+        "origin",
+        "record_id",
+    ]
     assert table.num_rows == 4
     assert table.column("question").to_pylist()[0] == "Can I shower?"
 
@@ -80,7 +96,7 @@ def test_failed_records_are_not_exported(tmp_path: Path) -> None:
         write_recipe(tmp_path, model={"max_reasks": 0}), out, n=12, backend=FakeBackend(responder)
     )
     assert 0 < summary.accepted < 12
-    assert export(out, "openai-chat", tmp_path / "c.jsonl") == summary.accepted
+    assert export(out, "openai-chat", tmp_path / "c.jsonl").rows == summary.accepted
 
 
 def test_ambiguous_fields_need_explicit_roles(tmp_path: Path) -> None:

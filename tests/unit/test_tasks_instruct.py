@@ -275,15 +275,18 @@ def mixed_run(tmp_path: Path) -> Path:
 
 def test_dpo_export_writes_only_preference_pairs(mixed_run: Path, tmp_path: Path) -> None:
     path = tmp_path / "dpo.jsonl"
-    assert export(mixed_run, "dpo", path) == 3
+    assert export(mixed_run, "dpo", path).rows == 3
     rows = read_jsonl(path)
     assert len(rows) == 3
     for row, seed in zip(rows, QUESTIONS, strict=False):
-        assert set(row) == {"prompt", "chosen", "rejected"}
-        assert all(isinstance(v, str) for v in row.values())
-        assert row["prompt"] == seed["question"]
-        assert quality(row["chosen"]) == 2
-        assert quality(row["rejected"]) == 1
+        assert set(row) == {"prompt", "chosen", "rejected", "origin", "record_id"}
+        assert row["record_id"].startswith("prefs-")
+        # TRL's conversational preference format: one user turn, then each assistant turn
+        assert row["prompt"] == [{"role": "user", "content": seed["question"]}]
+        ((chosen,), (rejected,)) = row["chosen"], row["rejected"]
+        assert chosen["role"] == rejected["role"] == "assistant"
+        assert quality(chosen["content"]) == 2
+        assert quality(rejected["content"]) == 1
 
 
 def test_dpo_export_without_a_preference_task_fails(tmp_path: Path) -> None:
@@ -308,7 +311,7 @@ def test_dpo_export_from_the_cli(mixed_run: Path, tmp_path: Path) -> None:
     assert "3 rows" in result.stdout
     export(mixed_run, "dpo", tmp_path / "api-dpo.jsonl")
     assert read_jsonl(path) == read_jsonl(tmp_path / "api-dpo.jsonl")
-    assert all(set(row) == {"prompt", "chosen", "rejected"} for row in read_jsonl(path))
+    assert all({"prompt", "chosen", "rejected"} <= set(row) for row in read_jsonl(path))
 
 
 # -- ROUGE-L ------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from synthloom.errors import SynthloomError
-from synthloom.records import Record
+from synthloom.export.composition import REAL, SYNTHETIC
+from synthloom.records import Origin, Record
 
 # Conventional field names, most telling first: which field holds the prompt, which the reply.
 # Exporting reads both; a task reading another's output (distill, preference, evol_instruct)
@@ -100,16 +101,17 @@ def alpaca(record: Record, roles: Roles) -> dict[str, Any]:
 
 
 def dpo(record: Record, roles: Roles) -> dict[str, Any]:
-    """TRL's standard preference format: prompt, chosen and rejected as plain text."""
+    """TRL's conversational preference format (explicit prompt): the user's turn, then the
+    chosen and the rejected assistant turn, so a trainer applies its own chat template."""
     if roles.kind != "preference":
         raise SynthloomError(
             f"task {record.task!r} is of kind {roles.kind!r}; the dpo format needs preference "
             "records (a task with kind: preference), or pick its task with --task"
         )
     return {
-        "prompt": _text(record, "prompt"),
-        "chosen": _text(record, "chosen"),
-        "rejected": _text(record, "rejected"),
+        "prompt": [{"role": "user", "content": _text(record, "prompt")}],
+        "chosen": [{"role": "assistant", "content": _text(record, "chosen")}],
+        "rejected": [{"role": "assistant", "content": _text(record, "rejected")}],
     }
 
 
@@ -149,3 +151,18 @@ ROLE_FORMATS: dict[str, Converter] = {
 }
 RAW_FORMATS: dict[str, RawConverter] = {"jsonl": full_record, "parquet": flat_record}
 FORMATS = (*ROLE_FORMATS, *RAW_FORMATS)
+
+
+def training_row(format: str, record: Record, roles: Roles | None) -> dict[str, Any]:
+    """A record in ``format``, marked with where it came from: ``origin`` (real or synthetic)
+    and, for a synthetic row, ``record_id`` (the run's record, with its provenance)."""
+    if format in ROLE_FORMATS:
+        if roles is None:
+            raise SynthloomError(f"the {format} format needs the task's prompt/response fields")
+        row = ROLE_FORMATS[format](record, roles)
+    else:
+        row = RAW_FORMATS[format](record, roles)
+    real = record.provenance.origin == Origin.REAL
+    row["origin"] = REAL if real else SYNTHETIC
+    row["record_id"] = None if real else record.id
+    return row

@@ -19,9 +19,9 @@ from synthloom.report import html
 from synthloom.report.fitness import Example, fitness
 from synthloom.report.metrics import Encode, compute
 from synthloom.report.source import RunData, load
+from synthloom.rundir import FITNESS_FILE, METRICS_FILE, REPORT_FILE
 from synthloom.seeds import read_rows
 
-METRICS_FILE, REPORT_FILE, FITNESS_FILE = "metrics.json", "report.html", "fitness.json"
 _EXAMPLES = 5  # records shown at the end of the page
 
 

@@ -69,7 +69,7 @@ def load(outdir: str | Path, real: str | Path | None = None) -> RunData:
         produced = list(dataset.produced())
         ends = store.events("run_end")
         funnel = [(str(s), int(n)) for s, n in ends[-1].get("funnel") or []] if ends else None
-        verdicts = _review(ReviewBook(store))
+        verdicts = review_summary(ReviewBook(store))
     fields = _fields(recipe, shapes, records)
     label_field = next(
         (
@@ -153,7 +153,7 @@ def _reference(
     return Reference(str(path), rows)
 
 
-def _review(book: ReviewBook) -> dict[str, Any] | None:
+def review_summary(book: ReviewBook) -> dict[str, Any] | None:
     """The review's acceptance rate with its interval, as the review app's summary shows it."""
     if book.design() is None:
         return None
