@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -111,16 +112,19 @@ class Recipe(_Strict):
     def _splits(cls, value: dict[str, float]) -> dict[str, float]:
         return check_splits(value)
 
-    @model_validator(mode="after")
-    def _export_splits_exist(self) -> Recipe:
-        known = ["train", *self.splits]
-        for target in self.export:
+    @field_validator("export")
+    @classmethod
+    def _export_splits_exist(
+        cls, value: list[ExportTarget], info: ValidationInfo
+    ) -> list[ExportTarget]:
+        known = ["train", *(info.data.get("splits") or {})]
+        for target in value:
             if target.split is not None and target.split not in known:
                 raise ValueError(
                     f"export to {target.path!r}: no split {target.split!r} "
                     f"(splits: {', '.join(known)})"
                 )
-        return self
+        return value
 
     @model_validator(mode="after")
     def _cost_needs_prices(self) -> Recipe:

@@ -37,8 +37,9 @@ def exported_lines(done: Exported) -> list[str]:
                 f"({by.get(REAL, 0):,} real, {by.get(SYNTHETIC, 0):,} synthetic)"
             )
     if comp.real_source is not None:
+        whole = " of the whole set" if done.split else ""
         lines.append(
-            f"  real share {comp.real_share:.1%} (asked {comp.real_fraction:.0%}), "
+            f"  real share{whole} {comp.real_share:.1%} (asked {comp.real_fraction:.0%}), "
             f"{comp.real_distinct:,} distinct real rows from {comp.real_source}"
         )
         for reason, count in comp.real_left_out.items():

@@ -72,8 +72,9 @@ def join(
         if task is None:
             left_out[_why(row.fields, needs)] += 1
             continue
+        # the task's fields, null where the row has none: one table holds both origins
         fields = keep.get(task) or list(row.fields)
-        data = {name: row.fields[name] for name in fields if name in row.fields}
+        data = {name: row.fields.get(name) for name in fields}
         joined.append((row, _record(row, task, data, recipe)))
     return joined, left_out
 
