@@ -8,16 +8,15 @@ those same public steps on synthloom's openai-chat, sharegpt, dpo and hf exports
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from synthloom import FakeBackend, export, run
-from tests.helpers import read_jsonl, write_recipe
-from tests.unit.test_tasks_instruct import QUESTIONS, preference_responder
-from tests.unit.test_tasks_instruct import write_recipe as instruct_recipe
+from synthloom import export
+from tests.conftest import Loader
+from tests.helpers import read_jsonl
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +26,6 @@ DEFAULT_SYSTEM = (
     "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
     "<|im_end|>\n"
 )
-Loader = Callable[..., Any]
 
 
 @pytest.fixture(scope="module")
@@ -47,61 +45,6 @@ def tok() -> Iterator[Any]:
 
         mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
         yield AutoTokenizer.from_pretrained(str(folder), gguf_file=GGUF)
-
-
-@pytest.fixture
-def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Loader:
-    """``datasets.load_dataset``, offline, with its cache under ``tmp_path`` (the constants are
-    set too: datasets reads the variables once, at import)."""
-    cache = tmp_path / "hf-cache"
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
-    import datasets
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
-
-    def load_dataset(*args: Any, **kwargs: Any) -> Any:
-        return datasets.load_dataset(*args, cache_dir=str(cache), **kwargs)
-
-    return load_dataset
-
-
-@pytest.fixture
-def qa_run(tmp_path: Path) -> Path:
-    out = tmp_path / "qa"
-    summary = run(write_recipe(tmp_path, license="cc-by-4.0"), out, n=20, backend=FakeBackend())
-    assert summary.accepted == 20
-    return out
-
-
-@pytest.fixture
-def preference_run(tmp_path: Path) -> Path:
-    """An expand task and a preference task in one run (as test_tasks_instruct's mixed_run)."""
-    tasks = [
-        {
-            "kind": "expand",
-            "name": "qa",
-            "template": "Write a question like: {{ seed.question }}",
-            "schema": {"question": "string", "answer": "string"},
-        },
-        {"kind": "preference", "name": "prefs"},
-    ]
-    folder = tmp_path / "pref-recipe"
-    folder.mkdir()
-    out = tmp_path / "pref"
-    summary = run(
-        instruct_recipe(folder, tasks, seeds=QUESTIONS),
-        out,
-        n=3,
-        backend=FakeBackend(preference_responder()),
-    )
-    assert summary.accepted == 6
-    return out
 
 
 def turn(role: str, content: str) -> str:

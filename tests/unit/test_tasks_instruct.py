@@ -254,20 +254,22 @@ def test_preference_three_candidates_six_judge_calls(tmp_path: Path) -> None:
 
 
 # -- dpo export ---------------------------------------------------------------------------------
+MIXED_TASKS: list[dict[str, Any]] = [
+    {
+        "kind": "expand",
+        "name": "qa",
+        "template": "Write a question like: {{ seed.question }}",
+        "schema": {"question": "string", "answer": "string"},
+    },
+    {"kind": "preference", "name": "prefs"},
+]
+
+
 @pytest.fixture
 def mixed_run(tmp_path: Path) -> Path:
     """An expand task and a preference task in one run."""
-    tasks = [
-        {
-            "kind": "expand",
-            "name": "qa",
-            "template": "Write a question like: {{ seed.question }}",
-            "schema": {"question": "string", "answer": "string"},
-        },
-        {"kind": "preference", "name": "prefs"},
-    ]
     out = tmp_path / "out"
-    recipe = write_recipe(tmp_path, tasks, seeds=QUESTIONS)
+    recipe = write_recipe(tmp_path, MIXED_TASKS, seeds=QUESTIONS)
     summary = run(recipe, out, n=3, backend=FakeBackend(preference_responder()))
     assert summary.accepted == 6
     return out

@@ -15,7 +15,6 @@ import yaml
 from synthloom import FakeBackend, RecipeError, SynthloomError, export, load_recipe, run
 from synthloom.backends.base import GenerationRequest
 from tests.helpers import cli, read_jsonl, write_recipe
-from tests.unit.test_tasks_instruct import mixed_run  # noqa: F401 - a fixture used below
 
 SEED_QUESTION = "Question number 3 about recovery?"
 
@@ -152,8 +151,10 @@ def test_label_data_is_stratified_by_label(tmp_path: Path) -> None:
     assert len(labels) > 1  # more than one label held out, not one label's families
 
 
-def test_dpo_with_a_mix_says_why_real_rows_cannot_join(mixed_run: Path, tmp_path: Path) -> None:  # noqa: F811
-    done = export(mixed_run, "dpo", tmp_path / "dpo.jsonl", real_fraction=0.2)
+def test_dpo_with_a_mix_says_why_real_rows_cannot_join(
+    preference_run: Path, tmp_path: Path
+) -> None:
+    done = export(preference_run, "dpo", tmp_path / "dpo.jsonl", real_fraction=0.2)
     assert done.composition.real_available == 0
     ((reason, count),) = done.composition.real_left_out.items()
     assert count == 6
@@ -162,7 +163,7 @@ def test_dpo_with_a_mix_says_why_real_rows_cannot_join(mixed_run: Path, tmp_path
     assert "prefs" in reason
     assert {r["origin"] for r in read_jsonl(tmp_path / "dpo.jsonl")} == {"synthetic"}
     # the chat formats need a prompt and a response too, and these seeds hold questions only
-    chat = export(mixed_run, "openai-chat", tmp_path / "chat.jsonl", real_fraction=0.2)
+    chat = export(preference_run, "openai-chat", tmp_path / "chat.jsonl", real_fraction=0.2)
     assert chat.composition.real_left_out == {"no 'answer' field (task 'qa' needs it)": 6}
     assert "synthetic only" in chat.composition.notes[0]
 
