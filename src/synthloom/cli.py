@@ -157,9 +157,10 @@ def run(
         from synthloom.export.writer import export_declared
 
         with _errors():
-            for done in export_declared(outdir):
-                for line in exported_lines(done):
-                    out.print(escape(line), highlight=False, soft_wrap=True)
+            files = export_declared(outdir)
+        for i, done in enumerate(files):  # the set's splits and mix once, after the last file
+            for line in exported_lines(done, detail=i == len(files) - 1):
+                out.print(escape(line), highlight=False, soft_wrap=True)
     if summary.stopped:
         err.print(
             f"[yellow]stopped early[/] by the {escape(summary.stopped)}. Everything produced "

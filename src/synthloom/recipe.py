@@ -119,6 +119,11 @@ class Recipe(_Strict):
     ) -> list[ExportTarget]:
         known = ["train", *(info.data.get("splits") or {})]
         for target in value:
+            if target.format == "hf" and not info.data.get("license"):
+                raise ValueError(
+                    f"export to {target.path!r}: the hf folder's dataset card needs the recipe's "
+                    "top-level license: key (e.g. cc-by-4.0 or apache-2.0)"
+                )
             if target.split is not None and target.split not in known:
                 raise ValueError(
                     f"export to {target.path!r}: no split {target.split!r} "

@@ -222,6 +222,10 @@ def test_recipe_errors_name_the_key(tmp_path: Path) -> None:
         "splits": ({"train": 0.8}, "splits"),
         "export": ([{"format": "openai-chat", "path": "x.jsonl", "split": "dev"}], "export"),
     }
+    path = write_recipe(tmp_path, export=[{"format": "hf", "path": "hf"}])
+    with pytest.raises(RecipeError, match="license") as caught:
+        load_recipe(path)  # before a single row is generated, not at the end of the run
+    assert caught.value.field == "export"
     for key, (value, field) in bad.items():
         path = write_recipe(tmp_path, **{key: value})
         with pytest.raises(RecipeError) as caught:

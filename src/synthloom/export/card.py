@@ -179,8 +179,10 @@ def _splits(info: CardInfo) -> list[str]:
     else:
         facts.append(
             f"Real rows make up {_pct(comp.real_share)} of the set ({_pct(comp.real_fraction)} "
-            f"was asked for). They come from {_inline(comp.real_source)}: {comp.real_rows} rows "
-            f"from {comp.real_distinct} distinct real examples ({comp.real_available} usable)."
+            f"was asked for). They come from {_inline(comp.real_source)}: "
+            f"{_plural(comp.real_rows, 'row')} from {comp.real_distinct} distinct real "
+            f"{'example' if comp.real_distinct == 1 else 'examples'} "
+            f"({comp.real_available} usable)."
         )
     if comp.real_left_out:
         left = sum(comp.real_left_out.values())
@@ -327,8 +329,14 @@ def _metrics(info: CardInfo) -> list[str]:
     if not warnings:
         return [*blocks, "The report raised no warnings."]
     items = [
-        f"{_inline(w.get('metric'))} = {_number(w.get('value'))} (threshold "
-        f"{_number(w.get('threshold'))}): {_inline(w.get('message'))}"
+        # a finding without a single figure (an axis with no effect) is said in words only
+        f"{_inline(w.get('metric'))}"
+        + (
+            f" = {_number(w.get('value'))} (threshold {_number(w.get('threshold'))})"
+            if w.get("value") is not None
+            else ""
+        )
+        + f": {_inline(w.get('message'))}"
         for w in warnings
     ]
     return [*blocks, _bullets(items)]

@@ -24,23 +24,24 @@ def parse_splits(values: list[str] | None) -> dict[str, float] | None:
     return found
 
 
-def exported_lines(done: Exported) -> list[str]:
+def exported_lines(done: Exported, *, detail: bool = True) -> list[str]:
+    """The rows written, then (with ``detail``) the whole set's splits, mix and notes."""
     comp = done.composition
     where = f"{done.path}" + (f" ({done.split} split)" if done.split else "")
     lines = [f"wrote {done.rows:,} rows ({done.format}) to {where}"]
+    if not detail:
+        return lines
     if len(comp.splits) > 1 or comp.real_source is not None:
         for name, by in comp.splits.items():
-            if done.split is not None and name != done.split:
-                continue
             lines.append(
                 f"  {name}: {by.get(REAL, 0) + by.get(SYNTHETIC, 0):,} rows "
                 f"({by.get(REAL, 0):,} real, {by.get(SYNTHETIC, 0):,} synthetic)"
             )
     if comp.real_source is not None:
-        whole = " of the whole set" if done.split else ""
+        rows = "row" if comp.real_distinct == 1 else "rows"
         lines.append(
-            f"  real share{whole} {comp.real_share:.1%} (asked {comp.real_fraction:.0%}), "
-            f"{comp.real_distinct:,} distinct real rows from {comp.real_source}"
+            f"  real share {comp.real_share:.1%} (asked {comp.real_fraction:.0%}), "
+            f"{comp.real_distinct:,} distinct real {rows} from {comp.real_source}"
         )
         for reason, count in comp.real_left_out.items():
             lines.append(f"  {count:,} real rows left out: {reason}")

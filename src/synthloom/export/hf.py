@@ -39,6 +39,8 @@ def write_folder(
             "the hf export needs the recipe's top-level license: key (an id such as cc-by-4.0 "
             "or apache-2.0) for the dataset card"
         )
+    if not training.composition.rows:
+        raise SynthloomError("nothing to export: the training set has no rows")
     data = folder / DATA
     data.mkdir(parents=True, exist_ok=True)
     for stale in data.glob("*.parquet"):  # a split an earlier export wrote and this one has not

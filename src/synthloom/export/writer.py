@@ -56,7 +56,9 @@ def export(
             f"unknown export format {format!r} (choose from: {', '.join(FORMATS)}, {HF})"
         )
     if format == HF and split is not None:
-        raise SynthloomError("an hf folder holds every split; --only is for file formats")
+        raise SynthloomError(
+            "an hf folder holds every split; picking one (split=, --only) is for file formats"
+        )
     if format != HF and rows is not None:
         raise SynthloomError("--rows picks the row format inside an hf folder; use --format")
     with Dataset.open(outdir) as dataset:
