@@ -57,6 +57,11 @@ def recipe(*, semantic: bool, seeds: list[dict[str, Any]] | None = None) -> Reci
     if seeds is not None:
         loaded.seeds = seeds
     quality = loaded.quality
+    # The relevance rule embeds each record's prompt and response apart: two more texts a
+    # record, so it would move (b) away from one embedding per record, which is what (c)
+    # compares with the encoder's ceiling. Its cheap heuristics stay on.
+    if quality.heuristics is not None:
+        quality.heuristics.relevance = None
     if not semantic:
         if quality.dedup is not None:
             quality.dedup.semantic = None

@@ -27,10 +27,10 @@ from synthloom.errors import RecipeError, ReviewError, SynthloomError
 from synthloom.estimate import estimate as estimate_run
 from synthloom.export.formats import FORMATS
 from synthloom.export.writer import export as export_run
-from synthloom.finalize import RunSummary
 from synthloom.hooks import OnRecord, OnStart
 from synthloom.records import Record, Status
 from synthloom.run import run as run_recipe
+from synthloom.summary_view import demo_model_note, print_summary
 
 app = typer.Typer(
     help="Turn a few dozen real examples into a provenance-tagged synthetic dataset.",
@@ -112,6 +112,45 @@ def _say_reset(message: str) -> None:
 
 
 @app.command()
+def init(
+    seeds: Annotated[Path, typer.Argument(help="Your examples: JSONL, CSV or Parquet.")],
+    outdir: Annotated[
+        Path, typer.Option("-o", "--out", help="Folder for recipe.yaml (made if missing).")
+    ] = Path("."),
+) -> None:
+    """Draft a runnable recipe from your own examples (never overwrites one)."""
+    from synthloom.scaffold import init as draft_recipe
+    from synthloom.scaffold import init_lines
+
+    with _errors():
+        done = draft_recipe(seeds, outdir)
+    for line in init_lines(done, seeds):
+        out.print(escape(line), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def preview(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    n: Annotated[int, typer.Option("-n", help="Rows to try.", min=1, max=100)] = 5,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Use the fake backend: no model calls.")
+    ] = False,
+) -> None:
+    """Try a few rows through the whole pipeline in a throw-away directory; show each beside
+    its seed with the gate's verdict, and estimate the full run."""
+    from synthloom.preview import preview as try_rows
+    from synthloom.preview import preview_lines
+
+    with _errors():
+        found = try_rows(recipe, n=n, dry_run=dry_run)
+    for line in preview_lines(found):
+        out.print(escape(line), highlight=False, soft_wrap=True)
+    note = demo_model_note(found.summary)
+    if note:
+        err.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def run(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
     outdir: Annotated[Path, typer.Option("-o", "--out", help="Run directory (resumable).")],
@@ -143,7 +182,7 @@ def run(
         finally:
             if progress.live.is_started:
                 progress.stop()
-    _print_summary(summary)
+    print_summary(out, summary)
     if report and summary.accepted:
         from synthloom.report.build import write_report
         from synthloom.report.cli import TOP, report_lines
@@ -168,57 +207,6 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(3)
-
-
-def _print_summary(summary: RunSummary, command: str = "run") -> None:
-    table = Table(
-        title=f"synthloom {command} → {summary.outdir}", show_header=False, title_justify="left"
-    )
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("planned rows", str(summary.planned))
-    table.add_row("accepted", f"[green]{summary.accepted}[/]")
-    rejected = sum(summary.rejected.values())
-    table.add_row("rejected", str(rejected))
-    for reason, count in summary.rejected.most_common():
-        table.add_row(f"  {reason}", str(count))
-    table.add_row("failed", f"[red]{sum(summary.failed.values())}[/]")
-    for reason, count in summary.failed.most_common():
-        table.add_row(f"  {reason}", str(count))
-    if summary.calibration is not None:
-        c = summary.calibration
-        table.add_row(
-            "judge calibration",
-            f"accuracy {c['accuracy']}, Cohen's kappa {c['kappa']} on {c['items']} human verdicts",
-        )
-    labels = {
-        "seed_jaccard": "3-gram Jaccard",
-        "seed_substring": "longest shared run (chars)",
-        "seed_cosine": "embedding cosine",
-    }
-    for name, d in summary.seed_similarity.items():
-        table.add_row(
-            "closest seed",
-            f"{labels.get(name, name)}: p50 {d['p50']:g}, p90 {d['p90']:g}, "
-            f"p99 {d['p99']:g}, max {d['max']:g} over {d['n']:g} records",
-        )
-    if summary.funnel:
-        (_, generated), *steps = summary.funnel
-        left, parts = generated, [f"{generated} generated"]
-        for step, dropped in steps:
-            left -= dropped
-            parts.append(f"{step} -{dropped}")
-        table.add_row("quality funnel", " → ".join(parts) + f" → {left} kept")
-    table.add_row("model calls", f"{summary.model_calls} (+{summary.cache_hits} from cache)")
-    table.add_row(
-        "tokens", f"{summary.prompt_tokens:,} prompt / {summary.completion_tokens:,} completion"
-    )
-    if summary.cost is not None:
-        table.add_row("cost", f"${summary.cost:,.4f}")
-    table.add_row("wall time", f"{summary.wall_seconds:.1f}s")
-    out.print(table)
-    folder = summary.outdir
-    out.print(f"dataset: {folder / 'dataset.jsonl'}  rejected: {folder / 'rejected.jsonl'}")
 
 
 @app.command()
@@ -260,7 +248,7 @@ def check(
         finally:
             if progress.live.is_started:
                 progress.stop()
-    _print_summary(summary, "check")
+    print_summary(out, summary, "check")
 
 
 @app.command()

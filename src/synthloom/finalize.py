@@ -47,6 +47,8 @@ class RunSummary:
     calibration: dict[str, Any] | None = None  # judge vs human verdicts, when the recipe asks
     # closest-seed similarity over every checked record: {p50, p90, p99, max, n} per score
     seed_similarity: dict[str, dict[str, float]] = field(default_factory=dict)
+    backend: str = ""  # the backend and model that wrote the records
+    model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,8 @@ class RunSummary:
             "funnel": [list(step) for step in self.funnel],
             "calibration": self.calibration,
             "seed_similarity": self.seed_similarity,
+            "backend": self.backend,
+            "model": self.model,
         }
 
 

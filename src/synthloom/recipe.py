@@ -28,10 +28,13 @@ from synthloom.export.settings import ExportTarget, MixSettings, check_splits
 from synthloom.quality.settings import (
     DecontamSettings,
     DedupSettings,
+    FieldShape,
     GroundingSettings,
+    HeuristicSettings,
     JudgeSettings,
     PrivacySettings,
     QualitySettings,
+    RelevanceSettings,
     ValidatorSettings,
 )
 from synthloom.report.settings import ReportSettings
@@ -242,6 +245,9 @@ _MODELS: list[type[BaseModel]] = [
     Candidate,
     QualitySettings,
     ValidatorSettings,
+    HeuristicSettings,
+    FieldShape,
+    RelevanceSettings,
     DedupSettings,
     DecontamSettings,
     PrivacySettings,

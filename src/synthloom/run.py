@@ -153,6 +153,7 @@ async def execute(
             write_outputs(store, Path(outdir))
         summary = summarize(store, prepared.recipe, prepared.gate, plans, executor.stats)
         summary.calibration = calibration
+        summary.backend, summary.model = backend.name, backend.model_id
         summary.wall_seconds = time.perf_counter() - started
         store.log_event("run_end", **summary.to_dict())
     return summary

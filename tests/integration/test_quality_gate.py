@@ -37,6 +37,9 @@ def test_flagship_with_the_full_gate_prints_the_funnel_and_explains_every_drop(
     folder = tmp_path / "recipe"
     shutil.copytree(FLAGSHIP, folder)
     recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
+    # the junk heuristics would drop most of SmolLM2-135M's four rows before the judge sees one
+    # (tests/data/smollm2_junk.jsonl); tests/unit/test_heuristics.py covers them
+    del recipe["quality"]["heuristics"]
     recipe["quality"]["judge"] = {
         "criteria": {
             "accuracy": "the answer is medically sound and safe",

@@ -145,7 +145,11 @@ def test_a_keyboard_review_session_reaches_dataset_jsonl_and_the_export(
     assert rows[edited_id]["data"]["answer"] == EDITED
     assert len(rows) == 11
     # the app has stopped: dataset.jsonl is the reviewed dataset, the same as the export
-    assert read_jsonl(outdir / "dataset.jsonl") == read_jsonl(exported)
+    # (an export row also says where it came from: origin and record_id)
+    assert read_jsonl(outdir / "dataset.jsonl") == [
+        {k: v for k, v in row.items() if k not in ("origin", "record_id")}
+        for row in read_jsonl(exported)
+    ]
     with RunStore.in_dir(outdir) as store:  # the original stays in the store
         original = store.record(edited_id)
         assert original is not None

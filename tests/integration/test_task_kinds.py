@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import synthloom
+from synthloom.quality.heuristics import Heuristics
 from synthloom.records import Record, Status
 from synthloom.seeds import load_seeds
 from synthloom.store.sqlite import RunStore
@@ -133,7 +134,8 @@ def _magpie(data: dict[str, Any]) -> None:
 # kind -> (rows, data check, the drop reasons the kind may give)
 KINDS: dict[str, tuple[int, Check, set[str]]] = {
     "expand": (2, _expand, set()),
-    "label": (3, _label, set()),
+    # the example's quality section runs the junk heuristics (quality/heuristics.py)
+    "label": (3, _label, set(Heuristics.reasons)),
     "conversation": (1, _conversation, {"bad_turn"}),
     "edge_cases": (2, _edge_cases, set()),
     "translate": (1, _translate, {"untranslated"}),

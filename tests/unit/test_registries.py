@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from synthloom import RecipeError, load_recipe
 from synthloom.export.formats import PROMPT_NAMES, RESPONSE_NAMES, Roles
+from synthloom.quality import embed
 from synthloom.quality.gate import build_gate
 from synthloom.quality.settings import QualitySettings
 from synthloom.quality.steps import STEPS
@@ -62,6 +63,7 @@ def test_an_unknown_kind_lists_every_registered_kind(tmp_path: Path) -> None:
 
 _EVERY_LEXICAL_CHECK = {
     "validators": {"min_chars": 1},
+    "heuristics": {},
     "dedup": {"near": 0.9},
     "decontaminate": {"files": ["evals.jsonl"]},
     "privacy": {"pii": "redact"},
@@ -70,10 +72,20 @@ _EVERY_LEXICAL_CHECK = {
 }
 
 
-def test_the_funnel_order_is_the_registry_order(tmp_path: Path) -> None:
+# relevance compares meanings: built with an encoder that is never loaded, and fixed thresholds
+_RELEVANCE = {"prompt": "text", "response": "text", "min_answer_cosine": 0.1, "seed": False}
+
+
+def test_the_funnel_order_is_the_registry_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embed, "require_embeddings", lambda purpose: None)
+    real = embed.Embedder
+    monkeypatch.setattr(embed, "Embedder", lambda lane: real(load=_unused, lane=lane))
     (tmp_path / "evals.jsonl").write_text('{"id": "e1", "text": "an eval item"}\n')
+    every = {**_EVERY_LEXICAL_CHECK, "heuristics": {"relevance": _RELEVANCE}}
     gate = build_gate(
-        QualitySettings.model_validate(_EVERY_LEXICAL_CHECK),
+        QualitySettings.model_validate(every),
         [Seed("s1", {"text": "a seed"})],
         tmp_path,
         lambda field, cause: RecipeError(cause, field=field),
@@ -85,6 +97,10 @@ def test_the_funnel_order_is_the_registry_order(tmp_path: Path) -> None:
     assert order == sorted(order)  # the checks run in the same order
     for check in gate.checks:  # every reason a check gives is counted under a listed step
         assert all(gate.step_of(reason) in gate.steps for reason in check.reasons)
+
+
+def _unused() -> embed.Encoder:
+    raise AssertionError("building the gate must not load the embedding model")
 
 
 def test_step_names_are_unique_and_each_section_has_a_step() -> None:

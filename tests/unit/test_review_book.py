@@ -154,7 +154,7 @@ def test_export_drops_rejected_records_and_writes_edits(outdir: Path, tmp_path: 
     # one reviewer's objection is enough
     assert review.rejected == {dropped.id: ["ana: unsafe advice"], split.id: ["bo: off-topic"]}
     assert set(review.edits) == {kept.id}
-    count = export(outdir, "jsonl", tmp_path / "x.jsonl")
+    count = export(outdir, "jsonl", tmp_path / "x.jsonl").rows
     rows = {r["id"]: r for r in read_jsonl(tmp_path / "x.jsonl")}
     assert count == 38
     assert dropped.id not in rows

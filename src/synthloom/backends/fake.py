@@ -14,6 +14,7 @@ from synthloom.backends.base import Backend, Completion, GenerationRequest, Usag
 
 Responder = Callable[[GenerationRequest], "str | Completion"]
 
+_QUESTIONS = frozenset({"question", "query", "user_question"})
 _WORDS = [
     "rest",
     "hydrate",
@@ -123,4 +124,6 @@ def _value(name: str, spec: dict[str, Any], digest: bytes, salt: int) -> Any:
     text = f"{name} {digest.hex()[:6]}: " + " ".join(words)
     low, high = int(spec.get("minLength", 0)), int(spec.get("maxLength", 10**6))
     text = text.ljust(low, ".")[:high]
+    if name in _QUESTIONS and len(text) > 1:  # a question field reads as one (the gate checks)
+        text = text[:-1] + "?" if len(text) == high else text + "?"
     return text

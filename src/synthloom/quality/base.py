@@ -78,3 +78,9 @@ def shingles(text: str, n: int) -> set[str]:
         return {" ".join(toks)} if toks else set()
     # zip over shifted views: several times faster than slicing per position
     return set(map(" ".join, zip(*(toks[i:] for i in range(n)), strict=False)))
+
+
+def quote(text: str, limit: int = 60) -> str:
+    """Record text as evidence in a drop's detail: cut to ``limit`` characters, so a detail
+    points at what was found without carrying the record along."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

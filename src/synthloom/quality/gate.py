@@ -126,11 +126,17 @@ def build_gate(
 
         require_embeddings(
             "Semantic checks (quality: dedup.semantic, decontaminate.semantic, "
-            "privacy.max_seed_cosine)"
+            "privacy.max_seed_cosine, heuristics.relevance)"
         )
         embedder = Embedder(lane=lane)
     inputs = Inputs(
-        settings, texts(seeds, settings.fields or record_fields), base_dir, error_at, embedder, lane
+        settings,
+        texts(seeds, settings.fields or record_fields),
+        base_dir,
+        error_at,
+        embedder,
+        lane,
+        seeds,
     )
     checks: list[Check] = []
     for step in STEPS:

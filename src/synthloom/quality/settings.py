@@ -3,7 +3,7 @@ thresholds. The order they run in, cheapest first, is :data:`synthloom.quality.s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -75,9 +75,68 @@ class PrivacySettings(_Strict):
     max_seed_cosine: float | None = Field(default=None, gt=0, le=1)  # embedding cosine
 
 
+class FieldShape(_Strict):
+    """What one text field must look like. A record without the field is not judged by it
+    (a recipe's tasks may have different fields); an empty one is."""
+
+    question: bool = False  # reads as a question: a '?', or opens with a question word
+    min_words: int | None = Field(default=None, ge=1)
+    max_words: int | None = Field(default=None, ge=1)
+    must_match: list[str] = Field(default_factory=list)  # regexes, on this field alone
+    must_not_match: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FieldShape:
+        if self.min_words and self.max_words and self.min_words > self.max_words:
+            raise ValueError(f"min_words {self.min_words} > max_words {self.max_words}")
+        return self
+
+
+class RelevanceSettings(_Strict):
+    """Whether the response is about the prompt, and the record about its own seed, by the
+    cosine of their embeddings (extra: embed). Each threshold, unless given, is calibrated on
+    the seeds: ``percentile`` of the seeds' own cosines, times ``margin``."""
+
+    prompt: str  # the record's prompt field (question)
+    response: str  # the field that must answer it (answer)
+    percentile: float = Field(default=5, ge=0, le=50)
+    margin: float = Field(default=0.8, gt=0, le=1)
+    min_answer_cosine: float | None = Field(default=None, ge=-1, le=1)  # overrides calibration
+    seed: bool = True  # also off_topic: the record against its primary seed
+    min_seed_cosine: float | None = Field(default=None, ge=-1, le=1)  # overrides calibration
+
+
+class HeuristicSettings(_Strict):
+    """Model-free checks for the junk a small model writes (see quality/heuristics.py);
+    ``heuristics: {}`` turns on every rule but the per-field shapes and relevance."""
+
+    repetition: bool = True  # repeated lines, sentences, n-grams, a looping phrase
+    debris: bool = True  # unbalanced brackets and quotes, JSON/markup fragments, cut-off ends
+    echo: bool = True  # template words, field names and label names written as the text
+    placeholder: bool = True  # lorem ipsum, [insert ...], TODO, <placeholder>
+    # fields that hold a name or an id, not text (the built-in tasks' label, category and source
+    # fields): never read as text, and a text that is one of their values is an echo
+    label_fields: list[str] = Field(
+        default_factory=lambda: ["label", "near_label", "category", "source_id"]
+    )
+    ngram_min_words: int = Field(default=30, ge=5)  # shorter texts skip the n-gram shares
+    fields: dict[str, FieldShape] = Field(default_factory=dict)
+    relevance: RelevanceSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_label_field(cls, data: Any) -> Any:
+        """``label_field: intent``, as the label task spells it, names the one label field."""
+        if isinstance(data, dict) and isinstance(data.get("label_field"), str):
+            rest = {k: v for k, v in data.items() if k != "label_field"}
+            return {**rest, "label_fields": [*rest.get("label_fields", []), data["label_field"]]}
+        return data
+
+
 class QualitySettings(_Strict):
     fields: list[str] | None = None  # the text the checks read; default: every text field
     validators: ValidatorSettings | None = None
+    heuristics: HeuristicSettings | None = None
     dedup: DedupSettings | None = None
     decontaminate: DecontamSettings | None = None
     privacy: PrivacySettings | None = None
@@ -91,6 +150,7 @@ class QualitySettings(_Strict):
             (self.dedup is not None and self.dedup.semantic is not None)
             or (self.decontaminate is not None and self.decontaminate.semantic is not None)
             or (self.privacy is not None and self.privacy.max_seed_cosine is not None)
+            or (self.heuristics is not None and self.heuristics.relevance is not None)
         )
 
     @property

@@ -37,6 +37,7 @@ class Inputs:
     error_at: Callable[[str, str], RecipeError]
     embedder: Embedder | None  # loaded once when any check compares meanings
     lane: Lane  # where checks run their CPU-heavy native batches, one at a time
+    seed_rows: list[Seed]  # the seeds with all their fields (``seeds`` joins some of them)
 
 
 @dataclass(slots=True, frozen=True)
@@ -90,6 +91,14 @@ def _validators(i: Inputs) -> list[Check]:
     from synthloom.quality.validators import Validators
 
     return [Validators(i.settings.validators, i.error_at, i.lane)]
+
+
+def _heuristics(i: Inputs) -> list[Check]:
+    if i.settings.heuristics is None:
+        return []
+    from synthloom.quality.heuristics import Heuristics
+
+    return [Heuristics(i.settings.heuristics, i.settings.fields, i.error_at)]
 
 
 def _dedup(i: Inputs) -> list[Check]:
@@ -147,6 +156,18 @@ def _privacy(i: Inputs) -> list[Check]:
     return checks
 
 
+def _relevance(i: Inputs) -> list[Check]:
+    """Its own step, after dedup and the seed-copy checks rather than beside the heuristics:
+    it embeds each record's prompt and response, and the records those steps drop (a small
+    model repeats itself a lot) never need it."""
+    h = i.settings.heuristics
+    if h is None or h.relevance is None or i.embedder is None:
+        return []
+    from synthloom.quality.relevance import Relevance
+
+    return [Relevance(i.embedder, h.relevance, i.seed_rows, i.seeds, i.error_at)]
+
+
 def _judge(i: Inputs) -> list[Check]:
     if i.settings.judge is None:
         return []
@@ -173,9 +194,11 @@ def _grounding(i: Inputs) -> list[Check]:
 STEPS: tuple[Step, ...] = (
     Step("pii", _pii),
     Step("validators", _validators),
+    Step("heuristics", _heuristics),
     Step("dedup", _dedup),
     Step("decontaminate", _decontaminate),
     Step("privacy", _privacy),
+    Step("relevance", _relevance),
     Step("judge", _judge),
     Step("grounding", _grounding),
 )
