@@ -148,15 +148,28 @@ def test_ngram_shares_apply_only_to_texts_long_enough_to_measure() -> None:
     short = "Take your pain pills with food. In the morning, take your pain pills early."
     assert _reason({"text": short}) is None  # 14 words: two copies of a phrase are ordinary
     long = (
-        "Take your pain pills with food. In the morning, take your pain pills before breakfast. "
-        "At night, take your pain pills after dinner, and rest with your leg raised on two "
+        "Take your pills with food. In the morning, take your pills before breakfast. "
+        "At night, take your pills after dinner, and rest with your leg raised on two "
         "pillows whenever you can manage it."
     )
-    drop = _check().inspect({"text": long})  # 37 words: a phrase three times is a loop
+    drop = _check().inspect({"text": long})  # 34 words: a 3-word phrase is a quarter of it
     assert drop is not None
     assert drop.reason == "repetition"
-    assert drop.detail.startswith("text: 'take your pain' 3 times")
+    assert drop.detail.startswith("text: 'take your pills' 3 times")
     assert _reason({"text": long}, {"ngram_min_words": 50}) is None
+
+
+def test_a_four_word_phrase_three_times_is_a_loop_at_any_length() -> None:
+    """SmolLM2's flagship answer (tests/integration/test_first_minutes.py found it): on topic,
+    under Gopher's shares, and a loop; the report's looping_share counts the same thing."""
+    answer = (
+        "Sleep matters after surgery. It is very important for us. It is very important for "
+        "a heart surgeon. It is very important for everyone."
+    )  # 23 words: too short for the shares
+    drop = _check().inspect({"answer": answer})
+    assert drop is not None
+    assert drop.detail == "answer: 'it is very important' said 3 times"
+    assert _reason({"answer": answer.replace("It is very important for a", "So is a")}) is None
 
 
 def test_an_answer_that_repeats_its_question_is_repetition() -> None:

@@ -31,6 +31,11 @@ DUP_NGRAM = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}  # in repeat
 # fine), two words three ("pay bill pay bill pay bill"), a longer phrase two
 LOOP_TIMES = {1: 3, 2: 3}
 LOOP_MAX_WORDS = 8
+# one 4-word phrase three times anywhere in a text of a few paragraphs ("It is very important
+# for ... Sleep is very important for us ... very important for a heart surgeon"): the report's
+# looping_share counts the same thing. Rare in written prose; past PHRASE_MAX_WORDS words the
+# Gopher shares above judge instead, as a long text may fairly reuse a phrase.
+PHRASE_N, PHRASE_TIMES, PHRASE_MAX_WORDS = 4, 3, 200
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -47,7 +52,7 @@ def repetition(text: str, min_words: int) -> tuple[str, float] | None:
         if found is not None:
             return found
     toks = words(text)
-    found = _loop(toks)
+    found = _loop(toks) or (_phrase(toks) if len(toks) <= PHRASE_MAX_WORDS else None)
     if found is not None:
         return found
     if len(toks) < min_words:
@@ -93,6 +98,16 @@ def _loop(toks: list[str]) -> tuple[str, float] | None:
                     float(times),
                 )
     return None
+
+
+def _phrase(toks: list[str]) -> tuple[str, float] | None:
+    counts = Counter(zip(*(toks[i:] for i in range(PHRASE_N)), strict=False))
+    if not counts:
+        return None
+    gram, count = counts.most_common(1)[0]
+    if count < PHRASE_TIMES:
+        return None
+    return f"{quote(' '.join(gram))} said {count} times", float(count)
 
 
 def _top_ngram(toks: list[str]) -> tuple[str, float] | None:
