@@ -64,7 +64,8 @@ def shortfalls(shares: dict[str, float], counts: dict[str, int], sizes: Iterable
     total = sum(counts.values())
     return [
         f"the {name} split is empty: {share:.0%} of {total} rows is less than half the "
-        f"smallest family ({smallest} rows; a family is a seed and what was made from it, "
+        f"smallest family ({smallest} row{'' if smallest == 1 else 's'}; a family is a seed "
+        "and what was made from it, "
         "and stays on one side of a split)"
         for name, share in shares.items()
         if share > 0 and counts.get(name, 0) == 0 and name != TRAIN

@@ -9,6 +9,7 @@ for prose fields: code (with its braces and fences) would need ``debris: false``
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -66,7 +67,7 @@ def template_echo(text: str, field_names: Iterable[str]) -> str | None:
     """The prompt's or schema's words in a field: a template phrase, ``Example 2``, a field
     label at the start of a line (``Question:``), a JSON key naming a field, an unfilled
     slot, or a field's name as the whole text."""
-    names = {n.lower() for n in field_names} | SCHEMA_WORDS
+    names = _names(tuple(field_names))
     found = _TEMPLATE_PHRASE.search(text) or _EXAMPLE_N.search(text) or _SLOT.search(text)
     if found:
         return f"template text {_around(text, found.start(), found.end())}"
@@ -77,9 +78,20 @@ def template_echo(text: str, field_names: Iterable[str]) -> str | None:
         if match.group(1).lower() in names:
             return f"JSON key {quote(match.group(0))} in the text"
     bare = " ".join(words(text))
-    if bare and bare in {" ".join(words(n)) for n in names}:
+    if bare and bare in _bare(names):
         return f"a field's name as the text: {quote(text.strip())}"
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _names(field_names: tuple[str, ...]) -> frozenset[str]:
+    """Every record of a task has the same field names: worked out once, not per record."""
+    return frozenset({n.lower() for n in field_names} | SCHEMA_WORDS)
+
+
+@functools.lru_cache(maxsize=64)
+def _bare(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(" ".join(words(n)) for n in names)
 
 
 def label_echo(text: str, labels: Iterable[str]) -> str | None:
@@ -121,7 +133,12 @@ def debris(text: str) -> str | None:
     return _unbalanced(text)
 
 
+_BRACKET = re.compile(r"[()\[\]{}]")
+
+
 def _unbalanced(text: str) -> str | None:
+    if _BRACKET.search(text) is None:  # most texts: no bracket to pair, only quotes to count
+        return _quotes(text)
     masked = _SMILEY.sub("  ", text)
     markers = {m.end() - 1 for m in _LIST_MARKER.finditer(masked)}
     stack: list[int] = []
@@ -135,6 +152,10 @@ def _unbalanced(text: str) -> str | None:
                 return f"unmatched {char!r}: {_around(text, i, i + 1)}"
     if stack:
         return f"unclosed {masked[stack[-1]]!r}: {_around(text, stack[-1], stack[-1] + 1)}"
+    return _quotes(text)
+
+
+def _quotes(text: str) -> str | None:
     if text.count('"') % 2 and _INCHES.sub("", text).count('"') % 2:
         at = text.rfind('"')
         return f"unbalanced '\"': {_around(text, at, at + 1)}"

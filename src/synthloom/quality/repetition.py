@@ -43,11 +43,10 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 def repetition(text: str, min_words: int) -> tuple[str, float] | None:
     """What repeats, quoted, and the share it covers; ``None`` for a text that does not loop."""
-    for kind, parts in (
-        ("line", text.splitlines()),
-        ("paragraph", _PARAGRAPH.split(text)),
-        ("sentence", _SENTENCE.split(text)),
-    ):
+    segments = [("sentence", _SENTENCE.split(text))]
+    if "\n" in text:  # one line is one paragraph: nothing there can repeat
+        segments = [("line", text.splitlines()), ("paragraph", _PARAGRAPH.split(text)), *segments]
+    for kind, parts in segments:
         found = _duplicate_segments(kind, parts)
         if found is not None:
             return found
