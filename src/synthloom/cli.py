@@ -141,8 +141,13 @@ def preview(
     from synthloom.preview import preview as try_rows
     from synthloom.preview import preview_lines
 
+    progress, on_start, on_record = _progress()
     with _errors():
-        found = try_rows(recipe, n=n, dry_run=dry_run)
+        try:
+            found = try_rows(recipe, n=n, dry_run=dry_run, on_start=on_start, on_record=on_record)
+        finally:
+            if progress.live.is_started:
+                progress.stop()
     for line in preview_lines(found):
         out.print(escape(line), highlight=False, soft_wrap=True)
     note = demo_model_note(found.summary)

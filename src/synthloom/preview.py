@@ -16,6 +16,7 @@ from typing import Any
 from synthloom.backends.base import Backend
 from synthloom.dataset import Dataset
 from synthloom.finalize import RunSummary
+from synthloom.hooks import OnRecord, OnStart
 from synthloom.recipe import Recipe, load_recipe
 from synthloom.records import Record, Status
 from synthloom.run import run
@@ -66,13 +67,23 @@ def preview(
     n: int = 5,
     dry_run: bool = False,
     backend: Backend | None = None,
+    on_start: OnStart | None = None,
+    on_record: OnRecord | None = None,
 ) -> Preview:
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     recipe.require_generation()
     assert recipe.target is not None  # require_generation
     with tempfile.TemporaryDirectory(prefix="synthloom-preview-") as tmp:
-        summary = run(recipe, tmp, n=min(n, recipe.target), dry_run=dry_run, backend=backend)
+        summary = run(
+            recipe,
+            tmp,
+            n=min(n, recipe.target),
+            dry_run=dry_run,
+            backend=backend,
+            on_start=on_start,
+            on_record=on_record,
+        )
         with Dataset.open(tmp) as dataset:
             seeds: dict[str, dict[str, Any]] = dataset.store.get_meta("seeds") or {}
             records = list(dataset.produced())
