@@ -183,6 +183,12 @@ class FaultServer:
         await asyncio.gather(*others, return_exceptions=True)
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop listening and drop every connection (a server that dies); once is enough."""
+        if self._loop.is_closed():
+            return
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)

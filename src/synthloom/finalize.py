@@ -49,6 +49,8 @@ class RunSummary:
     seed_similarity: dict[str, dict[str, float]] = field(default_factory=dict)
     backend: str = ""  # the backend and model that wrote the records
     model: str = ""
+    # this process's calls per server ({calls, ok, failed, taken_out}), when several share them
+    endpoints: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class RunSummary:
             "seed_similarity": self.seed_similarity,
             "backend": self.backend,
             "model": self.model,
+            "endpoints": self.endpoints,
         }
 
 

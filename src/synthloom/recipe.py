@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -53,10 +57,40 @@ class Prices(_Strict):
     output: float = Field(ge=0)
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s):// URL, e.g. http://127.0.0.1:8000/v1")
+    return value
+
+
+def _url_list(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("give at least one URL")
+    urls = [url.rstrip("/") for url in value]
+    repeated = sorted({url for url in urls if urls.count(url) > 1})
+    if repeated:
+        raise ValueError(f"give each URL once (repeated: {', '.join(repeated)})")
+    return value
+
+
+# A tagged union, so that a bad item is reported as model.base_url[i] and a bad single URL
+# without the list's errors beside it; _field_path leaves the tags out of the field's name.
+_ONE_URL, _URL_LIST = "one URL", "URL list"
+_UNION_TAGS = frozenset({_ONE_URL, _URL_LIST})
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+BaseUrl = Annotated[
+    Annotated[HttpUrl, Tag(_ONE_URL)]
+    | Annotated[list[HttpUrl], AfterValidator(_url_list), Tag(_URL_LIST)],
+    Discriminator(lambda value: _URL_LIST if isinstance(value, list) else _ONE_URL),
+]
+
+
 class ModelSettings(_Strict):
     backend: Literal["embedded", "openai", "fake"] = "embedded"
     model: str | None = None  # embedded: a GGUF path (default: bundled SmolLM2); openai: a name
-    base_url: str | None = None
+    # openai: one server, or several serving the same model (each call goes to the least busy)
+    base_url: BaseUrl | None = None
     api_key_env: str | None = None  # the *name* of the variable; the key is never in a recipe
     temperature: float = Field(default=0.8, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -77,6 +111,13 @@ class ModelSettings(_Strict):
         if self.backend == "openai" and not self.base_url:
             raise ValueError("backend 'openai' needs base_url (e.g. http://127.0.0.1:8000/v1)")
         return self
+
+    @property
+    def base_urls(self) -> list[str]:
+        """``base_url`` as a list, however the recipe gave it."""
+        if self.base_url is None:
+            return []
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
 
 
 class BudgetSettings(_Strict):
@@ -230,6 +271,8 @@ def _field_path(loc: tuple[str | int, ...]) -> str:
         if not (p in KINDS and i >= 2 and loc[i - 2] == "tasks" and isinstance(loc[i - 1], int))
     )
     for part in loc:
+        if part in _UNION_TAGS:
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:

@@ -154,6 +154,8 @@ async def execute(
         summary = summarize(store, prepared.recipe, prepared.gate, plans, executor.stats)
         summary.calibration = calibration
         summary.backend, summary.model = backend.name, backend.model_id
+        endpoints = backend.endpoint_stats()
+        summary.endpoints = endpoints if len(endpoints) > 1 else {}
         summary.wall_seconds = time.perf_counter() - started
         store.log_event("run_end", **summary.to_dict())
     return summary

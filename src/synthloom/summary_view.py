@@ -61,6 +61,13 @@ def print_summary(out: Console, summary: RunSummary, command: str = "run") -> No
             parts.append(f"{step} -{dropped}")
         table.add_row("quality funnel", " → ".join(parts) + f" → {left} kept")
     table.add_row("model calls", f"{summary.model_calls} (+{summary.cache_hits} from cache)")
+    for url, counts in summary.endpoints.items():
+        taken_out = counts.get("taken_out", 0)
+        table.add_row(
+            f"  {escape(url)}",
+            f"{counts.get('calls', 0)} calls, {counts.get('failed', 0)} failed"
+            + (f", taken out {taken_out}x" if taken_out else ""),
+        )
     table.add_row(
         "tokens", f"{summary.prompt_tokens:,} prompt / {summary.completion_tokens:,} completion"
     )

@@ -40,7 +40,7 @@ def test_body_steps_down_through_response_formats() -> None:
     assert backend._body(request)["response_format"] == {"type": "json_object", "schema": SCHEMA}
     backend._format = 2
     assert "response_format" not in backend._body(request)
-    assert backend.base_url == "http://127.0.0.1:1/v1"
+    assert backend.base_urls == ["http://127.0.0.1:1/v1"]
 
 
 def test_reply_parsing_and_malformed_bodies() -> None:

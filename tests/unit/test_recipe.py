@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from synthloom.backends.openai import OpenAIBackend
+from synthloom.backends.registry import make_backend
 from synthloom.errors import RecipeError
 from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
@@ -198,6 +200,46 @@ def test_error_on_a_block_mapping_names_its_key_line(
     err = _prepare(path)
     assert (err.field, err.cause[: len(cause)]) == (field, cause)
     assert err.line == line  # reported: line + 1, the first line of the block below the key
+
+
+def _openai(base_url: str) -> str:
+    """BASE on the openai backend, with ``base_url`` from line 7."""
+    return BASE.replace(
+        "  backend: fake\n", f"  backend: openai\n  model: m\n  base_url:{base_url}\n"
+    )
+
+
+def test_base_url_may_list_several_servers(tmp_path: Path) -> None:
+    urls = "\n    - http://10.0.0.1:8000/v1\n    - https://10.0.0.2:8000/v1/"
+    recipe = load_recipe(_recipe(tmp_path, _openai(urls)))
+    assert recipe.model.base_urls == ["http://10.0.0.1:8000/v1", "https://10.0.0.2:8000/v1/"]
+    backend = make_backend(recipe)
+    assert isinstance(backend, OpenAIBackend)
+    assert backend.base_urls == ["http://10.0.0.1:8000/v1", "https://10.0.0.2:8000/v1"]
+    one = load_recipe(_recipe(tmp_path, _openai(" http://10.0.0.1:8000/v1")))
+    assert one.model.base_urls == ["http://10.0.0.1:8000/v1"]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "field", "line", "cause"),
+    [
+        (" []", "model.base_url", 7, "give at least one URL (got [])"),
+        (" localhost:8000/v1", "model.base_url", 7,
+         "not an http(s):// URL, e.g. http://127.0.0.1:8000/v1 (got 'localhost:8000/v1')"),
+        ("\n    - http://a:1/v1\n    - a:1/v1", "model.base_url[1]", 9,
+         "not an http(s):// URL, e.g. http://127.0.0.1:8000/v1 (got 'a:1/v1')"),
+        (" [http://a:1/v1, 'http://a:1/v1/']", "model.base_url", 7,
+         "give each URL once (repeated: http://a:1/v1) (got ['http://a:1/v1', 'http://a:1/v1/'])"),
+        (" [http://a:1/v1, 3]", "model.base_url[1]", 7, "Input should be a valid string (got 3)"),
+    ],
+)  # fmt: skip
+def test_base_url_errors_name_the_field_or_item(
+    tmp_path: Path, base_url: str, field: str, line: int, cause: str
+) -> None:
+    path = _recipe(tmp_path, _openai(base_url))
+    err = _raises(lambda: load_recipe(path))
+    assert _where(err) == (str(path), field, line)
+    assert err.cause == cause
 
 
 @pytest.mark.parametrize(

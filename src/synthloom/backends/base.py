@@ -118,6 +118,11 @@ class Backend(ABC):
         """An upper bound the engine respects (an in-process model runs one call at a time)."""
         return None
 
+    def endpoint_stats(self) -> dict[str, dict[str, int]]:
+        """Calls, successes, failures and times taken out per server, for a backend that
+        spreads its calls over several (the run summary shows them); empty otherwise."""
+        return {}
+
     @abstractmethod
     async def generate(self, request: GenerationRequest) -> Completion: ...
 

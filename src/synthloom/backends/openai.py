@@ -3,12 +3,15 @@
 aiohttp is the transport: measured against a 50 ms server at 64 connections it sustained about
 twice the request rate of httpx at a fraction of the CPU per request. The API key is read from
 the environment by the registry and lives only in a request header: never in an error
-message, a log line, a cache key or the store.
+message, a log line, a cache key or the store. Several base URLs (replicas of one model on one
+kind of server: the response_format step-down is shared) use one session and one key;
+:mod:`synthloom.backends.endpoints` picks the URL for each call.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,6 +25,7 @@ from synthloom.backends.base import (
     Usage,
     check_model_requests_allowed,
 )
+from synthloom.backends.endpoints import Endpoints, Outcome, display_url
 from synthloom.errors import BackendError, MissingDependencyError
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -42,18 +46,28 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+class _FormatRejected(BackendError):
+    """The server refused the way the schema was asked for: the request's form, not a fault of
+    the server, so it does not count against the endpoint."""
+
+
 class OpenAIBackend(Backend):
     name = "openai"
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str] | Endpoints,
         model: str,
         *,
         api_key: str | None = None,
         connections: int = 64,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # a pool of its own for other cool-down settings (or a test's clock)
+        if isinstance(base_url, Endpoints):
+            self.endpoints = base_url
+        else:
+            urls = [base_url] if isinstance(base_url, str) else list(base_url)
+            self.endpoints = Endpoints([url.rstrip("/") for url in urls])
         self._model = model
         self._headers = {"Content-Type": "application/json"}
         if api_key:
@@ -70,8 +84,17 @@ class OpenAIBackend(Backend):
     def response_format(self) -> str | None:
         return self.response_formats[self._format]
 
-    def __repr__(self) -> str:  # never show the headers (they hold the key)
-        return f"OpenAIBackend(base_url={self.base_url!r}, model={self._model!r})"
+    @property
+    def base_urls(self) -> list[str]:
+        return self.endpoints.urls
+
+    def __repr__(self) -> str:  # never show the headers (they hold the key), nor a URL's
+        urls = [display_url(url) for url in self.base_urls]
+        shown = urls[0] if len(urls) == 1 else urls
+        return f"OpenAIBackend(base_url={shown!r}, model={self._model!r})"
+
+    def endpoint_stats(self) -> dict[str, dict[str, int]]:
+        return self.endpoints.stats()
 
     @property
     def model_id(self) -> str:
@@ -103,6 +126,30 @@ class OpenAIBackend(Backend):
 
     async def generate(self, request: GenerationRequest) -> Completion:
         check_model_requests_allowed(self.name)
+        lease = self.endpoints.acquire()
+        # cancelled (the engine's timeout ran out) unless set below: a server that accepts
+        # connections and never answers must be taken out too
+        outcome = Outcome.FAULT
+        try:
+            completion = await self._generate_at(lease.url, request)
+            outcome = Outcome.OK
+            return completion
+        except BackendError as exc:
+            fault = exc.retryable and not isinstance(exc, _FormatRejected)
+            outcome = Outcome.FAULT if fault else Outcome.REFUSED
+            if len(self.endpoints) == 1:
+                raise
+            # the retry events and a failed row's error then say which server it was
+            raise BackendError(
+                f"{display_url(lease.url)}: {exc}",
+                retryable=exc.retryable,
+                status=exc.status,
+                retry_after=exc.retry_after,
+            ) from exc
+        finally:
+            self.endpoints.release(lease, outcome)
+
+    async def _generate_at(self, base_url: str, request: GenerationRequest) -> Completion:
         import aiohttp
 
         session = self._client()
@@ -110,7 +157,7 @@ class OpenAIBackend(Backend):
         body = self._body(request)
         try:
             endpoint = "completions" if request.is_raw else "chat/completions"
-            async with session.post(f"{self.base_url}/{endpoint}", data=orjson.dumps(body)) as resp:
+            async with session.post(f"{base_url}/{endpoint}", data=orjson.dumps(body)) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
@@ -126,7 +173,7 @@ class OpenAIBackend(Backend):
                 # many requests in flight fail together: step down once, not once each
                 if self._format == format_used:
                     self._format += 1
-                raise BackendError(
+                raise _FormatRejected(
                     f"server rejected response_format {self.response_formats[format_used]!r}; "
                     f"next: {self.response_format or 'JSON asked for in the prompt'}",
                     retryable=True,

@@ -42,7 +42,7 @@ def _openai(recipe: Recipe) -> Backend:
                 f"environment variable {settings.api_key_env} is not set (it should hold the key)",
             )
     return OpenAIBackend(
-        str(settings.base_url),
+        settings.base_urls,
         settings.model,
         api_key=api_key,
         connections=settings.concurrency,
