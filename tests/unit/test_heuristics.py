@@ -246,6 +246,10 @@ def test_scaffolding_and_fragments_are_dropped(text: str, reason: str) -> None:
         ("I want to book a flight to Boston", "book_flight", None),
         ("bug", "feature_request", "label_echo"),  # the near label of a hard negative
         ("Paris", "A", None),  # a one-letter label is in many words: not an echo
+        ("Pay bill: my invoice is wrong again this month", "pay_bill", "label_echo"),  # heading
+        ("Billing. I was charged twice this month.", "billing", "label_echo"),
+        ("Note: my invoice is wrong again this month", "pay_bill", None),  # another heading
+        ("Billing is wrong again: I was charged twice.", "billing", None),  # the label in prose
     ],
 )
 def test_a_label_name_is_not_a_text(text: str, label: str, reason: str | None) -> None:

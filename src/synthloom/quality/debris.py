@@ -24,7 +24,12 @@ SCHEMA_WORDS = frozenset(
 _TEMPLATE_PHRASE = re.compile(
     r"\bmy story was\s*:|\ba text in the style of\b|\b(?:an? )?example of a (?:text|question|"
     r"answer|response)\b|\bhere(?:'s| is) (?:the|a|an|your) (?:correct |new |final )?(?:answer|"
-    r"question|text|response)\b|\bdo not copy the examples\b|\bwrite one new\b",
+    r"question|text|response)\b|\bdo not copy the examples\b|\bwrite one new\b"
+    # the model talking about the task instead of doing it (the label example's SmolLM2 output:
+    # "This is a very realistic text.", "I'm happy to help you write a custom text")
+    r"|\bthis is a (?:new |very |realistic |custom |sample |synthetic |completely )*"
+    r"(?:text|example|document)\b|\b(?:i'?m|i am) (?:happy|glad) to help you write\b"
+    r"|^\s*custom text\b",
     re.IGNORECASE,
 )
 _EXAMPLE_N = re.compile(r"\bExample \d+\b")
@@ -102,6 +107,9 @@ def label_echo(text: str, labels: Iterable[str]) -> str | None:
     toks = words(text)
     for label in labels:
         label_words = words(label)
+        heading = _heading(text)
+        if heading is not None and label_words and words(heading) == label_words:
+            return f"the label {label!r} as the text's heading: {quote(text.strip())}"
         if toks and label_words and set(toks) <= set(label_words):
             return f"the label {label!r} as the text: {quote(text.strip())}"
         squeezed = "".join(label_words)
@@ -111,6 +119,16 @@ def label_echo(text: str, labels: Iterable[str]) -> str | None:
     if core and _IDENTIFIER.fullmatch(core) and "://" not in text:
         return f"an identifier as the text: {quote(core)}"
     return None
+
+
+_HEADING = re.compile(r"^\s*([A-Za-z][\w ]{0,30}?)\s*[:.]\s+\S")
+
+
+def _heading(text: str) -> str | None:
+    """The words before a colon or full stop that opens the text ("Billing. I was charged",
+    "Feature Request: Please add"): a label written as a heading, not part of the text."""
+    found = _HEADING.match(text)
+    return found.group(1) if found else None
 
 
 def placeholder(text: str) -> str | None:
