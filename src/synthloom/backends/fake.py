@@ -57,12 +57,17 @@ class FakeBackend(Backend):
         model: str = "fake-1",
         latency: float = 0.0,
         call_log: str | Path | None = None,
+        keep_calls: int = 10_000,
     ) -> None:
         self._responder = responder
         self._model = model
         self.latency = latency
         self.call_log = Path(call_log) if call_log else None
+        # the first requests, for a test to inspect; not every one: a million-row dry run
+        # would otherwise hold every rendered prompt (1.4 KB a row) until it ends
         self.calls: list[GenerationRequest] = []
+        self.keep_calls = keep_calls
+        self.call_count = 0
 
     @property
     def model_id(self) -> str:
@@ -71,7 +76,9 @@ class FakeBackend(Backend):
     async def generate(self, request: GenerationRequest) -> Completion:
         if self.latency:
             await asyncio.sleep(self.latency)
-        self.calls.append(request)
+        self.call_count += 1
+        if len(self.calls) < self.keep_calls:
+            self.calls.append(request)
         if self._responder is not None:
             reply = self._responder(request)
             completion = reply if isinstance(reply, Completion) else self._wrap(request, reply)
