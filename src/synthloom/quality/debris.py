@@ -32,6 +32,18 @@ _TEMPLATE_PHRASE = re.compile(
     r"|^\s*custom text\b",
     re.IGNORECASE,
 )
+# words each phrase above needs: a substring test skips the regex for almost every text
+_PHRASE_KEYS = (
+    "story was",
+    "style of",
+    "example of",
+    "here",
+    "copy the",
+    "write one",
+    "this is a",
+    "help you write",
+    "custom text",
+)
 _EXAMPLE_N = re.compile(r"\bExample \d+\b")
 # an unfilled template slot: {{ x }}, {% ... %}, {name}, {%s}, %s
 _SLOT = re.compile(r"\{\{|\}\}|\{%|%\}|\{\s*[A-Za-z_][\w.]*\s*\}|(?<![\w%])%[sd]\b")
@@ -73,7 +85,9 @@ def template_echo(text: str, field_names: Iterable[str]) -> str | None:
     label at the start of a line (``Question:``), a JSON key naming a field, an unfilled
     slot, or a field's name as the whole text."""
     names = _names(tuple(field_names))
-    found = _TEMPLATE_PHRASE.search(text) or _EXAMPLE_N.search(text) or _SLOT.search(text)
+    low = text.lower()
+    phrase = _TEMPLATE_PHRASE.search(text) if any(k in low for k in _PHRASE_KEYS) else None
+    found = phrase or _EXAMPLE_N.search(text) or _SLOT.search(text)
     if found:
         return f"template text {_around(text, found.start(), found.end())}"
     for match in _LINE_LABEL.finditer(text):
@@ -105,9 +119,9 @@ def label_echo(text: str, labels: Iterable[str]) -> str | None:
     token as the whole text (``weather.in.chicago``, ``payBillRewards``)."""
     core = text.strip(_EDGES)
     toks = words(text)
+    heading = _heading(text)
     for label in labels:
         label_words = words(label)
-        heading = _heading(text)
         if heading is not None and label_words and words(heading) == label_words:
             return f"the label {label!r} as the text's heading: {quote(text.strip())}"
         if toks and label_words and set(toks) <= set(label_words):
