@@ -20,6 +20,7 @@ from synthloom.hooks import OnRecord, OnStart
 from synthloom.recipe import Recipe, load_recipe
 from synthloom.records import Record, Status
 from synthloom.run import run
+from synthloom.scaffold import clip
 
 
 @dataclass(slots=True, frozen=True)
@@ -140,16 +141,16 @@ def preview_lines(found: Preview, width: int = 160) -> list[str]:
         record = row.record
         lines.append(f"── row {i}: {row.verdict}")
         if record.status is not Status.ACCEPTED and record.error:
-            lines.append(f"   why: {_clip(record.error, width)}")
+            lines.append(f"   why: {clip(record.error, width)}")
         if record.provenance.axes:
             axes = ", ".join(f"{k}={v}" for k, v in record.provenance.axes.items())
-            lines.append(f"   axes: {_clip(axes, width)}")
+            lines.append(f"   axes: {clip(axes, width)}")
         if row.seed is not None:
             seed_id, fields = row.seed
             lines.append(f"   seed {seed_id}:")
-            lines += [f"     {k}: {_clip(str(v), width)}" for k, v in fields.items()]
+            lines += [f"     {k}: {clip(str(v), width)}" for k, v in fields.items()]
         lines.append("   record:")
-        lines += [f"     {k}: {_clip(_text(v), width)}" for k, v in record.data.items()]
+        lines += [f"     {k}: {clip(_text(v), width)}" for k, v in record.data.items()]
     s = found.summary
     dropped = ", ".join(f"{r} {n}" for r, n in (s.rejected + s.failed).most_common())
     lines.append(
@@ -173,11 +174,6 @@ def _text(value: Any) -> str:
             f"{m.get('role')}: {m.get('content')}" if isinstance(m, dict) else str(m) for m in value
         )
     return str(value)
-
-
-def _clip(text: str, n: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 
 def _duration(seconds: float) -> str:

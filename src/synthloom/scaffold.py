@@ -190,7 +190,7 @@ def _label_examples(rows: list[dict[str, Any]], text: str, label: str) -> dict[s
         key = str(name)
         if key not in found or len(example) < len(found[key]):
             found[key] = example
-    return {k: f'texts like "{_clip(v, 80)}"' for k, v in found.items()}
+    return {k: f'texts like "{clip(v, 80)}"' for k, v in found.items()}
 
 
 def _pick(names: list[str], preferred: tuple[str, ...]) -> str | None:
@@ -204,7 +204,8 @@ def _name(source: Path, folder: Path) -> str:
     return cleaned
 
 
-def _clip(text: str, n: int) -> str:
+def clip(text: str, n: int) -> str:
+    """One line of at most ``n`` characters, for a terminal or a drafted recipe."""
     flat = " ".join(text.split())
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 

@@ -210,10 +210,11 @@ class TrainingSet:
 
 
 def _roles(task: str, request: Request) -> Roles | None:
-    info = request.shapes.get(task, {})
-    if request.format in ROLE_FORMATS:
-        return Roles.resolve(task, info)
-    try:  # a raw format writes any record; roles only decide which real rows fit
-        return Roles.resolve(task, info)
+    """The task's prompt and response fields. A raw format writes any record, so there an
+    unresolvable task only means no real row can join it."""
+    try:
+        return Roles.resolve(task, request.shapes.get(task, {}))
     except SynthloomError:
+        if request.format in ROLE_FORMATS:
+            raise
         return None

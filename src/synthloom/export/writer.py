@@ -14,7 +14,7 @@ from synthloom.dataset import Dataset
 from synthloom.errors import SynthloomError
 from synthloom.export.composition import Composition
 from synthloom.export.files import write_rows
-from synthloom.export.formats import FORMATS, RAW_FORMATS, training_row
+from synthloom.export.formats import FORMATS, training_row
 from synthloom.export.real import read_real
 from synthloom.export.settings import HF, TRAIN, MixSettings, check_splits
 from synthloom.export.trainingset import Request, TrainingSet
@@ -91,14 +91,13 @@ def export(
 
             files, count = write_folder(training, target, outdir=Path(outdir))
             return Exported(format, target, count, training.composition, files=files)
-        parquet = row_format in RAW_FORMATS and row_format == "parquet"
         count = write_rows(
             (
                 training_row(row_format, record, training.role_of(record))
                 for _, record in training.rows(split)
             ),
             target,
-            parquet=parquet,
+            parquet=row_format == "parquet",
         )
     return Exported(format, target, count, training.composition, split=split)
 

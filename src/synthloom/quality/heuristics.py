@@ -22,6 +22,7 @@ from synthloom.quality.base import Check, Drop, normalise, quote
 from synthloom.quality.debris import debris, label_echo, placeholder, template_echo
 from synthloom.quality.repetition import repetition
 from synthloom.quality.settings import FieldShape, HeuristicSettings
+from synthloom.quality.validators import compile_pattern
 from synthloom.records import Record
 
 # a first word that makes a sentence a question or a request
@@ -94,11 +95,11 @@ class Heuristics(Check):
             name: _Shape(
                 shape,
                 [
-                    _compile(p, error_at, f"{name}.must_match[{i}]")
+                    compile_pattern(p, _at(error_at, f"{name}.must_match[{i}]"))
                     for i, p in enumerate(shape.must_match)
                 ],
                 [
-                    _compile(p, error_at, f"{name}.must_not_match[{i}]")
+                    compile_pattern(p, _at(error_at, f"{name}.must_not_match[{i}]"))
                     for i, p in enumerate(shape.must_not_match)
                 ],
             )
@@ -188,12 +189,5 @@ def _shape(field: str, text: str, shape: _Shape) -> Drop | None:
     return None
 
 
-def _compile(
-    pattern: str, error_at: Callable[[str, str], RecipeError], where: str
-) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise error_at(
-            f"quality.heuristics.fields.{where}", f"bad regex {pattern!r}: {exc}"
-        ) from None
+def _at(error_at: Callable[[str, str], RecipeError], where: str) -> Callable[[str], RecipeError]:
+    return lambda cause: error_at(f"quality.heuristics.fields.{where}", cause)

@@ -50,9 +50,12 @@ class Validators(Check):
         def at(key: str) -> Callable[[str], RecipeError]:
             return lambda cause: error_at(f"quality.validators.{key}", cause)
 
-        self.must = [_compile(p, at(f"must_match[{i}]")) for i, p in enumerate(settings.must_match)]
+        self.must = [
+            compile_pattern(p, at(f"must_match[{i}]")) for i, p in enumerate(settings.must_match)
+        ]
         self.must_not = [
-            _compile(p, at(f"must_not_match[{i}]")) for i, p in enumerate(settings.must_not_match)
+            compile_pattern(p, at(f"must_not_match[{i}]"))
+            for i, p in enumerate(settings.must_not_match)
         ]
         self._language = (
             language_detector(
@@ -91,7 +94,8 @@ class Validators(Check):
         return None
 
 
-def _compile(pattern: str, error: Callable[[str], RecipeError]) -> re.Pattern[str]:
+def compile_pattern(pattern: str, error: Callable[[str], RecipeError]) -> re.Pattern[str]:
+    """A recipe's regex, or one error naming the key that holds it."""
     try:
         return re.compile(pattern)
     except re.error as exc:
