@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -155,6 +156,11 @@ def preview(
         err.print(f"[yellow]note[/]: {escape(note)}", highlight=False, soft_wrap=True)
 
 
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def run(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
@@ -169,6 +175,14 @@ def run(
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write metrics.json and report.html.")
     ] = True,
+    executor: Annotated[
+        Executor | None,
+        typer.Option(
+            "--executor",
+            help="Where rows run (overrides the recipe's executor.kind): local, or ray "
+            "(shards on a Ray cluster; pip install 'synthloom\\[ray]').",
+        ),
+    ] = None,
 ) -> None:
     """Generate a dataset into OUTDIR; running it again resumes where it stopped."""
     progress, on_start, on_record = _progress()
@@ -183,6 +197,7 @@ def run(
                 on_record=on_record,
                 force=force,
                 on_reset=_say_reset,
+                executor=executor.value if executor is not None else None,
             )
         finally:
             if progress.live.is_started:

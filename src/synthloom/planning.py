@@ -8,7 +8,7 @@ output is planned when that stage is done, from its accepted records.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,14 +38,26 @@ class StagePlan:
     def name(self) -> str:
         return self.stage.name
 
-    def jobs(self, rows: range) -> Iterator[Job]:
-        """The jobs of the rows at ``rows`` that are not done yet, built lazily."""
+    def jobs(
+        self,
+        rows: range,
+        skipped: Callable[[int], None] | None = None,
+        done: set[str] | None = None,
+    ) -> Iterator[Job]:
+        """The jobs of the rows at ``rows`` that are not done yet, built lazily; ``skipped``
+        hears the position of each done row as it is passed (``done``: this plan's, unless
+        given)."""
         if self.kept is not None:
             source: Iterator[Job] = iter(self.kept[rows.start : rows.stop])
         else:
             task = self.stage.task
             source = (task.job(row) for row in self.stage.rows(self.planner, self.inputs, rows))
-        return (job for job in source if job.record_id not in self.done)
+        finished = self.done if done is None else done
+        for job in source:
+            if job.record_id not in finished:
+                yield job
+            elif skipped is not None:
+                skipped(job.sample)
 
 
 def begin(store: RunStore, prepared: Prepared, backend: Backend, count: int) -> None:

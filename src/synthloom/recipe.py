@@ -120,6 +120,18 @@ class ModelSettings(_Strict):
         return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
 
 
+class ExecutorSettings(_Strict):
+    """Where rows run: ``local`` (one asyncio engine in this process) or ``ray`` (the plan's
+    row ranges as shards, each a Ray task running the local engine; merged here in row order,
+    so the dataset is the same as a local run's)."""
+
+    kind: Literal["local", "ray"] = "local"
+    # ray: "auto" joins the cluster this machine belongs to, "ray://host:10001" a remote one;
+    # none starts a cluster on this machine for the run
+    address: str | None = None
+    shards: int | None = Field(default=None, ge=1)  # none: two per CPU the cluster has
+
+
 class BudgetSettings(_Strict):
     """Run-wide limits, counted over every call ever made into the run directory."""
 
@@ -142,6 +154,7 @@ class Recipe(_Strict):
     axes: dict[str, Any] = Field(default_factory=dict)
     tasks: list[TaskSpec] = Field(default_factory=list)  # in order; one may read another's output
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     mix: MixSettings | None = None  # real rows beside the synthetic ones in every export

@@ -11,18 +11,21 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from synthloom.backends.base import Backend
 from synthloom.backends.registry import make_backend
 from synthloom.errors import SynthloomError
+from synthloom.executors.base import Executor
 from synthloom.executors.local import LocalExecutor
+from synthloom.executors.shard import BackendSource
 from synthloom.finalize import RunSummary, summarize, write_outputs
 from synthloom.hooks import OnRecord, OnStart
 from synthloom.pipeline import Prepared, prepare
 from synthloom.planning import StagePlan, begin, plan_stage
-from synthloom.recipe import Recipe, load_recipe
+from synthloom.recipe import ExecutorSettings, Recipe, load_recipe
 from synthloom.rundir import DATASET_FILE, REJECTED_FILE, claim
 from synthloom.store.sqlite import RunStore
 
@@ -49,11 +52,13 @@ def run(
     on_record: OnRecord | None = None,
     force: bool = False,
     on_reset: Callable[[str], None] | None = None,
+    executor: str | None = None,
 ) -> RunSummary:
     """Generate the recipe's dataset into ``outdir``; re-running the same call resumes.
 
     ``force`` starts over in a directory that holds another recipe's run (``on_reset`` is
-    told what was removed); without it, such a directory is refused."""
+    told what was removed); without it, such a directory is refused. ``executor`` ("local" or
+    "ray") overrides the recipe's ``executor.kind``."""
     return asyncio.run(
         arun(
             recipe,
@@ -65,6 +70,7 @@ def run(
             on_record=on_record,
             force=force,
             on_reset=on_reset,
+            executor=executor,
         )
     )
 
@@ -80,14 +86,23 @@ async def arun(
     on_record: OnRecord | None = None,
     force: bool = False,
     on_reset: Callable[[str], None] | None = None,
+    executor: str | None = None,
 ) -> RunSummary:
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
+    if executor is not None:
+        kind = recipe.executor.model_copy(update={"kind": executor})
+        recipe = recipe.model_copy(update={"executor": ExecutorSettings.model_validate(kind)})
     recipe.require_generation()
     count = n if n is not None else recipe.target
     assert count is not None  # require_generation: a generation recipe has a target
     async with using_backend(recipe, backend, dry_run) as model:
         prepared = prepare(recipe, backend=model.name, model_id=model.model_id)
+        given = backend
+        # what a Ray shard builds its backend with: the caller's (pickled), or the recipe's
+        source: BackendSource = (
+            (lambda: given) if given is not None else partial(make_backend, recipe, dry_run=dry_run)
+        )
         return await execute(
             prepared,
             outdir,
@@ -97,6 +112,7 @@ async def arun(
             on_record=on_record,
             force=force,
             on_reset=on_reset,
+            backend_source=source,
         )
 
 
@@ -125,12 +141,13 @@ async def execute(
     on_record: OnRecord | None = None,
     force: bool = False,
     on_reset: Callable[[str], None] | None = None,
+    backend_source: BackendSource | None = None,
 ) -> RunSummary:
-    """Run a compiled recipe's stages into ``outdir`` on the local executor, then finish."""
+    """Run a compiled recipe's stages into ``outdir`` on the recipe's executor, then finish."""
     started = time.perf_counter()
     with claim(outdir, prepared.recipe.name, force=force, on_reset=on_reset) as store:
         begin(store, prepared, backend, count)
-        executor = LocalExecutor.for_run(prepared, backend, store, on_record)
+        executor = _executor(prepared, backend, store, Path(outdir), on_record, backend_source)
         plans: list[StagePlan] = []
         calibration: dict[str, Any] | None = None
         try:
@@ -150,15 +167,35 @@ async def execute(
         except BaseExceptionGroup as group:  # TaskGroup wraps; surface the first real cause
             raise group.exceptions[0] from None
         finally:  # interrupted or not, the files show everything stored so far
+            executor.close()
             write_outputs(store, Path(outdir))
         summary = summarize(store, prepared.recipe, prepared.gate, plans, executor.stats)
         summary.calibration = calibration
         summary.backend, summary.model = backend.name, backend.model_id
-        endpoints = backend.endpoint_stats()
+        endpoints = executor.stats.endpoints or backend.endpoint_stats()
         summary.endpoints = endpoints if len(endpoints) > 1 else {}
         summary.wall_seconds = time.perf_counter() - started
         store.log_event("run_end", **summary.to_dict())
     return summary
+
+
+def _executor(
+    prepared: Prepared,
+    backend: Backend,
+    store: RunStore,
+    outdir: Path,
+    on_record: OnRecord | None,
+    source: BackendSource | None,
+) -> Executor:
+    settings = prepared.recipe.executor
+    if settings.kind == "local":
+        return LocalExecutor.for_run(prepared, backend, store, on_record)
+    from synthloom.executors.sharded import RayExecutor
+
+    given = backend
+    return RayExecutor(
+        prepared, store, outdir, source or (lambda: given), settings, on_record=on_record
+    )
 
 
 def _check_calibration(recipe: Recipe, store: RunStore, stage: str) -> dict[str, Any]:

@@ -823,9 +823,9 @@ def test_the_funnel_counts_each_step_in_gate_order(tmp_path: Path) -> None:
         ("generated", 8),
         ("pii", 0),  # first, so every later check and rejected.jsonl see redacted text
         ("validators", 2),
-        ("dedup", 2),
         ("privacy", 0),
         ("judge", 1),
+        ("dedup", 2),  # last: the one stateful step, run in row order where records merge
     ]
     assert summary.accepted == 3
     assert summary.failed == {"InvalidOutput": 1}
@@ -952,9 +952,9 @@ def test_check_runs_the_gate_over_a_file(tmp_path: Path) -> None:
     assert summary.funnel == [
         ("generated", 5),
         ("pii", 1),
-        ("dedup", 1),
         ("decontaminate", 1),
         ("privacy", 0),
+        ("dedup", 1),
     ]
     # the check is resumable like a run: again, nothing changes
     before = (tmp_path / "out" / "dataset.jsonl").read_text()

@@ -129,17 +129,18 @@ def test_without_against_seeds_a_seed_copy_is_left_to_privacy() -> None:
     assert _funnel(gate, [record]) == {"dedup": 0, "privacy": 1}
 
 
-def test_with_dedup_and_privacy_every_seed_copy_is_counted_once_under_dedup() -> None:
-    """The rule (Gate.step_of): a reason two steps give is counted under the first."""
+def test_with_dedup_and_privacy_every_seed_copy_is_counted_once_under_privacy() -> None:
+    """The rule (Gate.step_of): a reason two steps give is counted under the first; privacy
+    is stateless and runs before dedup, the one stateful step."""
     gate = _gate({"dedup": {}, "privacy": {"pii": None, "max_seed_similarity": None}})
     passage = SEED[10:150]  # 140 shared characters: only the privacy substring test sees it
     quoted = f"A reader of our weekly newsletter asks: {passage}? Is that so, and for how long?"
     records = _apply(gate, [SEED, quoted])
     assert [r.reason for r in records] == ["seed_copy", "seed_copy"]
-    assert "normalised text as seed s7" in (records[0].error or "")
+    assert "copied from seed s7" in (records[0].error or "")
     assert "copied from seed s7" in (records[1].error or "")
-    assert gate.steps == ["dedup", "privacy"]
-    assert _funnel(gate, records) == {"dedup": 2, "privacy": 0}
+    assert gate.steps == ["privacy", "dedup"]
+    assert _funnel(gate, records) == {"privacy": 2, "dedup": 0}
 
 
 # ---------------------------------------------------------------------------------------------

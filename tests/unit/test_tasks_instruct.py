@@ -395,8 +395,8 @@ def test_self_instruct_drops_a_copy_of_a_seed(tmp_path: Path) -> None:
     assert record.error is not None
     assert "ROUGE-L 1.00" in record.error
     assert ">= 0.7" in record.error
-    assert record.data["rouge_l"] == 1.0
-    assert record.data["nearest"] == seed
+    assert record.scores["too_similar_score"] == 1.0
+    assert record.notes["nearest_instruction"] == seed
     # the prompt shows the seed tasks
     assert "Instruction: Translate the following sentence into French" in user_of(backend.calls[0])
 
@@ -438,8 +438,8 @@ def test_self_instruct_never_accepts_two_similar_instructions(tmp_path: Path) ->
         assert rouge_l(tokens(a), tokens(b)) < 0.7, (a, b)
     for record in records(out):
         if record.status is Status.REJECTED:
-            assert record.data["rouge_l"] >= 0.7
-            assert record.data["nearest"] in pool
+            assert record.scores["too_similar_score"] >= 0.7
+            assert record.notes["nearest_instruction"] in pool
 
 
 def test_self_instruct_resume_keeps_the_pool(tmp_path: Path) -> None:
@@ -461,7 +461,7 @@ def test_self_instruct_resume_keeps_the_pool(tmp_path: Path) -> None:
     assert summary.rejected == {"too_similar": 2}
     for record in records(out)[1:]:
         assert record.reason == "too_similar"
-        assert record.data["nearest"] == first_text
+        assert record.notes["nearest_instruction"] == first_text
 
 
 # -- evol_instruct ------------------------------------------------------------------------------

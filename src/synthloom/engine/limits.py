@@ -1,7 +1,7 @@
 """Pacing for a run against a shared server: rate limits, adaptive concurrency, a budget.
 
 All three are plain asyncio objects owned by one engine (no global state): a run sized for
-one server never throttles another.
+one server never throttles another. A sharded run shares one ``Pacer`` across its shards.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from synthloom.errors import BudgetExhausted
 
@@ -132,3 +133,58 @@ class Budget:
         self.reserved_cost -= reserved[1]
         self.spent_tokens += prompt + completion
         self.spent_cost += (prompt * self.input_price + completion * self.output_price) / 1e6
+
+
+Ticket = tuple[int, tuple[int, float] | None]  # (worst-case tokens, the budget's reservation)
+
+
+class Pacing(Protocol):
+    """What the engine asks before and after each model call. One engine owns a ``Pacer``; the
+    shards of a Ray run share one through an actor, so limits hold across all of them."""
+
+    async def admit(self, prompt_tokens: int, max_completion: int) -> Ticket:
+        """Wait for the rate limits and reserve the budget; raise ``BudgetExhausted``."""
+        ...
+
+    async def settle(self, ticket: Ticket, prompt: int, completion: int) -> None:
+        """Settle the reservation to what the call used (zeros when it failed)."""
+        ...
+
+    async def stopped(self) -> str | None:
+        """Why the budget stopped the run, or None."""
+        ...
+
+
+class Pacer:
+    """Rate limits and a budget, each optional."""
+
+    def __init__(
+        self, rpm: float | None = None, tpm: float | None = None, budget: Budget | None = None
+    ) -> None:
+        self.rpm = TokenBucket(rpm) if rpm else None
+        self.tpm = TokenBucket(tpm) if tpm else None
+        self.budget = budget
+
+    @property
+    def active(self) -> bool:
+        return self.rpm is not None or self.tpm is not None or self.budget is not None
+
+    async def admit(self, prompt_tokens: int, max_completion: int) -> Ticket:
+        budget = self.budget
+        reserved = budget.reserve(prompt_tokens, max_completion) if budget is not None else None
+        worst = prompt_tokens + max_completion
+        if self.rpm is not None:
+            await self.rpm.acquire()
+        if self.tpm is not None:
+            await self.tpm.acquire(worst)
+        return worst, reserved
+
+    async def settle(self, ticket: Ticket, prompt: int, completion: int) -> None:
+        worst, reserved = ticket
+        if self.tpm is not None:
+            self.tpm.adjust(prompt + completion - worst)
+        if self.budget is not None and reserved is not None:
+            self.budget.settle(reserved, prompt, completion)
+
+    async def stopped(self) -> str | None:
+        return self.budget.stopped if self.budget is not None else None

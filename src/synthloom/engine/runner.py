@@ -18,9 +18,9 @@ import orjson
 
 from synthloom.backends.base import Backend, Completion, GenerationRequest, Message
 from synthloom.engine.job import Dropped, Job
-from synthloom.engine.limits import AdaptiveLimit, Budget, TokenBucket
+from synthloom.engine.limits import AdaptiveLimit, Budget, Pacer, Pacing
 from synthloom.engine.retry import RetryPolicy
-from synthloom.engine.storage import CacheEntry, EngineStore
+from synthloom.engine.storage import CacheEntry, EngineStore, RecordSink, StoreSink
 from synthloom.errors import BackendError, BudgetExhausted, GenerationFailed
 from synthloom.records import Provenance, Record, Status, utcnow
 from synthloom.schema import OutputSchema
@@ -51,6 +51,8 @@ class Engine:
         budget: Budget | None = None,
         gate: Gate | None = None,
         gated: set[str] | None = None,
+        pacing: Pacing | None = None,
+        sink: RecordSink | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
@@ -60,9 +62,12 @@ class Engine:
         self.retry = retry or RetryPolicy()
         self.max_reasks = max_reasks
         self.on_record = on_record
-        self.rpm = TokenBucket(rpm) if rpm else None
-        self.tpm = TokenBucket(tpm) if tpm else None
-        self.budget = budget
+        local = Pacer(rpm, tpm, budget)
+        # ``pacing``: limits shared with other engines (a Ray run's shards); else this one's own
+        chosen = pacing or local
+        idle = isinstance(chosen, Pacer) and not chosen.active
+        self.pacing: Pacing | None = None if idle else chosen  # nothing to ask: skip the awaits
+        self.sink: RecordSink = sink if sink is not None else StoreSink(store)
         self.gate = gate  # the quality checks, applied to each record of the ``gated`` tasks
         self.gated = gated or set()
         self.adaptive = AdaptiveLimit(self.concurrency)
@@ -79,6 +84,7 @@ class Engine:
                 try:
                     record = await self.run_job(job)
                 except BudgetExhausted:
+                    await self.sink.abandon(job)
                     return  # the row stays unstarted; a re-run with more budget resumes it
                 if self.on_record is not None:
                     self.on_record(record)
@@ -88,11 +94,14 @@ class Engine:
                 for _ in range(self.concurrency):
                     group.create_task(worker())
 
+    async def stopped(self) -> str | None:
+        """Why the budget stopped this engine, or None."""
+        return await self.pacing.stopped() if self.pacing is not None else None
+
     async def run_job(self, job: Job) -> Record:
-        """Produce the row's record and commit it (with the call that made it) to the store."""
+        """Produce the row's record and hand it (with the call that made it) to the sink."""
         record, pending = await self._produce(job)
-        self.store.put_record(record, job.fingerprint, cache=pending)
-        return record
+        return await self.sink.put(job, record, pending)
 
     async def _produce(self, job: Job) -> tuple[Record, CacheEntry | None]:
         prov = job.provenance
@@ -123,7 +132,7 @@ class Engine:
         record = Record(job.record_id, job.task, data, prov)
         if self.gate is not None and job.task in self.gated:
             try:
-                record = await self.gate.apply(record, session)
+                record = await self.gate.screen(record, session)
             except BudgetExhausted:
                 raise
             except Exception as exc:  # a broken check fails the row; its data is kept
@@ -186,12 +195,8 @@ class Engine:
         self, request: GenerationRequest, prompt_estimate: int
     ) -> tuple[Completion | None, BackendError | None]:
         """One paced call: budget reserved, rate limits waited for, in-flight limit held."""
-        reserved = self.budget.reserve(prompt_estimate, request.max_tokens) if self.budget else None
-        worst = prompt_estimate + request.max_tokens
-        if self.rpm is not None:
-            await self.rpm.acquire()
-        if self.tpm is not None:
-            await self.tpm.acquire(worst)
+        pacing = self.pacing
+        ticket = await pacing.admit(prompt_estimate, request.max_tokens) if pacing else None
         completion: Completion | None = None
         error: BackendError | None = None
         started = time.monotonic()
@@ -214,10 +219,8 @@ class Engine:
             self.adaptive.succeeded()
         elif error is not None and error.status == 429:
             self.adaptive.throttled()
-        if self.tpm is not None:
-            self.tpm.adjust(sum(used) - worst)
-        if self.budget is not None and reserved is not None:
-            self.budget.settle(reserved, *used)
+        if pacing is not None and ticket is not None:
+            await pacing.settle(ticket, *used)
         return completion, error
 
 

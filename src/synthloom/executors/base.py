@@ -8,7 +8,7 @@ this process's engine, or ranges as shards elsewhere, merged back in row order.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from synthloom.planning import StagePlan
 
@@ -18,6 +18,7 @@ class ExecutionStats:
     model_calls: int = 0
     cache_hits: int = 0
     stopped: str | None = None  # why execution stopped before the plan was done (the budget)
+    endpoints: dict[str, dict[str, int]] = field(default_factory=dict)  # counts made elsewhere
 
 
 class Executor(ABC):
@@ -30,3 +31,6 @@ class Executor(ABC):
     async def run_stage(self, stage: StagePlan, rows: range) -> None:
         """Run the rows at ``rows`` of ``stage`` and store their records; update ``stats``.
         Returns early, with ``stats.stopped`` set, when the budget runs out."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the executor started (a Ray cluster)."""

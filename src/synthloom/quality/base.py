@@ -38,9 +38,17 @@ class Drop:
 class Check(ABC):
     name: str  # the funnel step this check belongs to
     reasons: tuple[str, ...]  # every reason it may give (Gate.step_of reads them)
+    # A stateful check compares a record with the records kept before it (dedup indexes). It
+    # runs where records are merged, in row order, after every stateless check, so what it
+    # keeps does not depend on timing or on how the rows were sharded.
+    stateful: bool = False
 
     @abstractmethod
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None: ...
+
+    async def prepare(self, record: Record, text: str) -> None:  # noqa: B027 - optional hook
+        """Work a stateful check can do before the record's turn in row order (embedding its
+        text), so records waiting for their turn are prepared together, in batches."""
 
     def admit(self, record: Record, text: str) -> None:  # noqa: B027 - optional hook
         """The record passed this check: remember it (dedup indexes)."""

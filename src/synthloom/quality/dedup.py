@@ -24,6 +24,7 @@ def _digest(text: str) -> bytes:
 
 class ExactDedup(Check):
     name = "dedup"
+    stateful = True
     reasons: tuple[str, ...] = ("exact_duplicate",)
 
     def __init__(self, seeds: list[tuple[str, str]]) -> None:
@@ -66,6 +67,7 @@ class NearDedup(Check):
     confirmed with the estimated Jaccard, so the index never drops on a mere band collision."""
 
     name = "dedup"
+    stateful = True
     reasons: tuple[str, ...] = ("near_duplicate",)
 
     def __init__(self, settings: DedupSettings, seeds: list[tuple[str, str]]) -> None:

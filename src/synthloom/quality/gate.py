@@ -1,7 +1,11 @@
-"""The quality gate: the recipe's checks in funnel order (see :mod:`synthloom.quality.steps`),
-applied to each record as the engine finishes it. A dropped record is stored with the check's
-reason, detail and score; a record the gate keeps is admitted to every stateful check (dedup
-indexes)."""
+"""The quality gate: the recipe's checks in funnel order (see :mod:`synthloom.quality.steps`).
+
+It runs in two parts. ``screen`` applies the stateless checks to each record as the engine
+finishes it, anywhere and in any order of records (a Ray shard, or the local engine's many
+rows in flight). ``merge`` applies the stateful checks (dedup indexes) where records are merged,
+one at a time in row order, so a run's dataset is the same however its rows were scheduled or
+sharded. A dropped record is stored with the check's reason, detail and score; a record the
+gate keeps is admitted to every stateful check."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 
 from synthloom.calls import Calls
 from synthloom.errors import GenerationFailed, RecipeError
-from synthloom.quality.base import Check, text_of
+from synthloom.quality.base import Check, Drop, text_of
 from synthloom.quality.batching import Lane
 from synthloom.quality.settings import QualitySettings
 from synthloom.quality.steps import STEPS, Inputs, texts
@@ -20,17 +24,20 @@ from synthloom.seeds import Seed
 
 
 class Gate:
-    """``checks`` run in the order given; ``build_gate`` gives them in funnel order."""
+    """``checks`` run in the order given, the stateful ones last; ``build_gate`` gives them in
+    funnel order."""
 
     def __init__(
         self, checks: list[Check], fields: list[str] | None, *, embeds: bool = False
     ) -> None:
-        self.checks = checks
+        self.stateless = [c for c in checks if not c.stateful]
+        self.stateful = [c for c in checks if c.stateful]
+        self.checks = self.stateless + self.stateful  # the order records meet them
         self.fields = fields
         self.embeds = embeds  # some check runs the embedding model
-        self.steps = list(dict.fromkeys(c.name for c in checks))  # the funnel, in order
+        self.steps = list(dict.fromkeys(c.name for c in self.checks))  # the funnel, in order
         self._step_of: dict[str, str] = {}
-        for check in checks:
+        for check in self.checks:
             for reason in check.reasons:
                 self._step_of.setdefault(reason, check.name)
 
@@ -54,48 +61,46 @@ class Gate:
         with threadpool_limits(limits=1, user_api="blas"):
             yield
 
+    def stateless_only(self) -> Gate:
+        """This gate without its stateful checks: what a shard runs (the merge runs those)."""
+        return Gate(self.stateless, self.fields, embeds=self.embeds)
+
     def step_of(self, reason: str | None) -> str | None:
         """Which gate step a rejection reason is counted under (None: the task itself dropped
         the row), so the funnel counts every drop once, under a step it lists.
 
         A reason more than one step can give is counted under the first of them in funnel
-        order. The one such reason is ``seed_copy``: dedup gives it when it compares against
-        the seeds (``against_seeds``) and runs before privacy, so seed copies are counted
-        under dedup then, and under privacy when dedup does not look at the seeds."""
+        order. The one such reason is ``seed_copy``: the privacy step and dedup against the
+        seeds (``against_seeds``) both give it; privacy comes first, so seed copies are counted
+        under privacy when it looks for them, and under dedup otherwise."""
         return self._step_of.get(reason or "")
 
     def text(self, record: Record) -> str:
         return text_of(record.data, self.fields)
 
     async def apply(self, record: Record, calls: Calls) -> Record:
+        """Both parts, for a caller that sees records one at a time in their order."""
+        record = await self.screen(record, calls)
+        return await self.merge(record, calls)
+
+    async def screen(self, record: Record, calls: Calls) -> Record:
+        """The stateless checks; a record they keep is prepared for the stateful ones."""
         text = self.text(record)
-        passed: list[Check] = []
-        for check in self.checks:
+        for check in self.stateless:
             try:
                 drop = await check.check(record, text, calls)
             except GenerationFailed as exc:  # the judge could not answer: keep the data
-                self._undo(passed, record, text)
-                record.status = Status.FAILED
-                record.reason = f"{check.name}_failed"
-                record.error = f"{exc.error_class}: {exc}"
-                return record
+                return _failed(record, check, exc)
             if drop is not None:
-                self._undo(passed, record, text)
-                record.status = Status.REJECTED
-                record.reason = drop.reason
-                record.error = drop.detail
-                if drop.score is not None:
-                    record.scores[f"{drop.reason}_score"] = round(drop.score, 4)
-                return record
-            check.admit(record, text)
-            passed.append(check)
+                return _dropped(record, drop)
             text = self.text(record)  # a check may have redacted the record
+        for check in self.stateful:
+            await check.prepare(record, text)
         return record
 
-    @staticmethod
-    def _undo(passed: list[Check], record: Record, text: str) -> None:
-        for check in reversed(passed):
-            check.retract(record, text)
+    async def merge(self, record: Record, calls: Calls) -> Record:
+        """The stateful checks, for a record ``screen`` kept, in the run's row order."""
+        return await run_stateful(self.stateful, record, self.text(record), calls)
 
     def resume(self, accepted: Iterable[Record]) -> None:
         """Records kept by an earlier run into the same directory join the dedup indexes."""
@@ -103,6 +108,39 @@ class Gate:
             text = self.text(record)
             for check in self.checks:
                 check.admit(record, text)
+
+
+async def run_stateful(checks: list[Check], record: Record, text: str, calls: Calls) -> Record:
+    """Stateful checks in order, for a record still accepted; each admits it only once every
+    one has kept it (a later drop retracts the earlier admissions)."""
+    if record.status != Status.ACCEPTED:
+        return record
+    passed: list[Check] = []
+    for check in checks:
+        drop = await check.check(record, text, calls)
+        if drop is not None:
+            for earlier in reversed(passed):
+                earlier.retract(record, text)
+            return _dropped(record, drop)
+        check.admit(record, text)
+        passed.append(check)
+    return record
+
+
+def _failed(record: Record, check: Check, exc: GenerationFailed) -> Record:
+    record.status = Status.FAILED
+    record.reason = f"{check.name}_failed"
+    record.error = f"{exc.error_class}: {exc}"
+    return record
+
+
+def _dropped(record: Record, drop: Drop) -> Record:
+    record.status = Status.REJECTED
+    record.reason = drop.reason
+    record.error = drop.detail
+    if drop.score is not None:
+        record.scores[f"{drop.reason}_score"] = round(drop.score, 4)
+    return record
 
 
 def build_gate(

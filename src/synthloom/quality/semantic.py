@@ -68,6 +68,7 @@ class SemanticDedup(Check):
     no await between them, so two paraphrases finishing together cannot both get in."""
 
     name = "dedup"
+    stateful = True
     reasons: tuple[str, ...] = ("semantic_duplicate",)
 
     def __init__(self, embedder: Embedder, threshold: float, seeds: list[tuple[str, str]]) -> None:
@@ -87,6 +88,9 @@ class SemanticDedup(Check):
             for (label, _), vector in zip(batch, vectors, strict=True):
                 self._kept.add(label, vector)
         return self._kept
+
+    async def prepare(self, record: Record, text: str) -> None:
+        await self.embedder.one(text)  # the embedder keeps the vector for ``check``
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
         vector = await self.embedder.one(text)

@@ -5,7 +5,10 @@ Adding a check family is one entry in ``STEPS`` (plus its settings and its modul
 of ``STEPS`` is the order records go through the gate and the order of the run summary's
 funnel. It puts cheap checks first, so a judge call is never spent on a record a regex would
 have dropped. PII comes first of all, so every later check (and rejected.jsonl) sees redacted
-text. A builder imports its check module itself, so a recipe that does not use a check never
+text. Dedup comes last: it is the one stateful step (a record is compared with the records kept
+before it), and it runs where records are merged in row order, after every check that may run
+anywhere; so the dataset does not depend on timing or sharding, at the price of judging some
+duplicates. A builder imports its check module itself, so a recipe that does not use a check never
 loads that check's packages.
 """
 
@@ -157,9 +160,8 @@ def _privacy(i: Inputs) -> list[Check]:
 
 
 def _relevance(i: Inputs) -> list[Check]:
-    """Its own step, after dedup and the seed-copy checks rather than beside the heuristics:
-    it embeds each record's prompt and response, and the records those steps drop (a small
-    model repeats itself a lot) never need it."""
+    """Its own step, after the seed-copy checks rather than beside the heuristics: it embeds
+    each record's prompt and response, and the records the earlier steps drop never need it."""
     h = i.settings.heuristics
     if h is None or h.relevance is None or i.embedder is None:
         return []
@@ -195,10 +197,10 @@ STEPS: tuple[Step, ...] = (
     Step("pii", _pii),
     Step("validators", _validators),
     Step("heuristics", _heuristics),
-    Step("dedup", _dedup),
     Step("decontaminate", _decontaminate),
     Step("privacy", _privacy),
     Step("relevance", _relevance),
     Step("judge", _judge),
     Step("grounding", _grounding),
+    Step("dedup", _dedup),
 )

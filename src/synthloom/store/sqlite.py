@@ -6,6 +6,7 @@ process: a committed transaction is never lost on SIGKILL, only on power loss be
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -181,17 +182,21 @@ class RunStore:
         rows = self._db.execute("SELECT name, kind, in_dataset FROM stages ORDER BY position, name")
         return [(name, kind, bool(flag)) for name, kind, flag in rows]
 
-    def completed_ids(self, task: str | None = None) -> set[str]:
-        """Planned rows already finished under the same fingerprint. Failed rows are not
-        finished: a re-run tries them again (their successful calls come from the cache)."""
+    def completed_ids(self, task: str | None = None, rows: range | None = None) -> set[str]:
+        """Planned rows (of ``task``, at ``rows``) already finished under the same fingerprint.
+        Failed rows are not finished: a re-run tries them again (their successful calls come
+        from the cache)."""
         sql = (
             "SELECT r.id FROM records r JOIN plan p"
             " ON p.id = r.id AND p.fingerprint = r.fingerprint WHERE r.status != ?"
         )
-        params = [str(Status.FAILED)]
+        params: list[str | int] = [str(Status.FAILED)]
         if task is not None:
             sql += " AND p.task = ?"
             params.append(task)
+        if rows is not None:
+            sql += " AND p.row >= ? AND p.row < ?"
+            params += [rows.start, rows.stop]
         return {row[0] for row in self._db.execute(sql, params)}
 
     def planned_records(
@@ -221,6 +226,45 @@ class RunStore:
         sql += " ORDER BY r.task, r.row"
         for row in self._db.execute(sql, params):
             yield _record(row)
+
+    # -- shards -------------------------------------------------------------------------------
+    def plan_digest(self, task: str, rows: range) -> str:
+        """A digest of the plan's rows at ``rows``: a shard's store is named by it, so a shard
+        made for another plan (the recipe changed) is never mistaken for this one's."""
+        digest = hashlib.blake2b(digest_size=8)
+        for rid, fingerprint in self._db.execute(
+            "SELECT id, fingerprint FROM plan WHERE task = ? AND row >= ? AND row < ? ORDER BY row",
+            (task, rows.start, rows.stop),
+        ):
+            digest.update(f"{rid}:{fingerprint}\n".encode())
+        return digest.hexdigest()
+
+    def finished_ids(self, task: str) -> set[str]:
+        """Ids of this store's finished (not failed) records of ``task``, plan or not: a
+        shard's own store holds only its plan's rows."""
+        sql = "SELECT id FROM records WHERE task = ? AND status != ?"
+        return {row[0] for row in self._db.execute(sql, (task, str(Status.FAILED)))}
+
+    def rows_in_order(self, task: str) -> Iterator[tuple[Record, str]]:
+        """Every record of ``task`` with its fingerprint, in row order (a shard's, to merge)."""
+        sql = (
+            "SELECT id, task, status, reason, error, data, provenance, scores, notes, fingerprint"
+            " FROM records WHERE task = ? ORDER BY row"
+        )
+        for row in self._db.execute(sql, (task,)):
+            yield _record(row[:-1]), row[-1]
+
+    def import_cache(self, other: Path) -> int:
+        """Copy another store's completed calls into this one (a merged shard's): a later run
+        into this directory, sharded or not, repeats none of them. Returns how many were new."""
+        before = self.count_cache()
+        self._db.execute("ATTACH DATABASE ? AS other", (str(other),))
+        try:
+            with self._db:
+                self._db.execute("INSERT OR IGNORE INTO cache SELECT * FROM other.cache")
+        finally:
+            self._db.execute("DETACH DATABASE other")
+        return self.count_cache() - before
 
     # -- events -------------------------------------------------------------------------------
     def log_event(self, kind: str, **payload: Any) -> None:

@@ -23,6 +23,7 @@ from synthloom.engine.job import Job, Program
 from synthloom.errors import RecipeError
 from synthloom.export.formats import PROMPT_NAMES
 from synthloom.plan import PlannedRow
+from synthloom.quality.base import Check
 from synthloom.recipe import ModelSettings
 from synthloom.records import Provenance, Record
 from synthloom.schema import OutputSchema
@@ -65,6 +66,12 @@ class Task(ABC):
 
     def resume(self, accepted: Iterable[Record]) -> None:  # noqa: B027 - optional hook
         """See the rows an earlier run into the same directory accepted (stateful kinds)."""
+
+    def stateful_checks(self) -> list[Check]:
+        """Checks of this kind that compare a record with the ones accepted before it (the
+        self-instruct pool). They run where records are merged, in row order, after the
+        gate's stateful checks, so sharding does not change which records they keep."""
+        return []
 
 
 def _synthloom_version() -> str:

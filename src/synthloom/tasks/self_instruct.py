@@ -1,9 +1,9 @@
 """Self-Instruct: bootstrap new tasks (instruction, optional input, output) from a few seed
-tasks. A candidate whose ROUGE-L against the pool (the seeds plus every instruction accepted so
-far) reaches ``max_rouge`` is dropped with the score and its nearest neighbour.
+tasks. A candidate whose ROUGE-L against the pool (the seeds plus every instruction accepted
+before it) reaches ``max_rouge`` is dropped with the score and its nearest neighbour.
 
-With concurrency above 1, which of two near-identical candidates lands first depends on timing;
-the guarantee is the one that matters: no two accepted instructions are that similar."""
+The pool is stateful: its check runs where records are merged, in row order, so of two
+near-identical candidates the earlier row is kept, however the rows were scheduled."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from synthloom.calls import Calls
 from synthloom.engine.job import Dropped, Job
 from synthloom.plan import PlannedRow
+from synthloom.quality.base import Check, Drop
 from synthloom.records import Record
 from synthloom.tasks.base import ExportShape, Task, TaskKit, object_schema, string
 from synthloom.tasks.rouge import InstructionPool, tokens
@@ -61,6 +62,9 @@ class SelfInstructTask(Task):
         for record in accepted:
             self.pool.add(str(record.data["instruction"]))
 
+    def stateful_checks(self) -> list[Check]:
+        return [_PoolCheck(self.pool, self.spec.max_rouge)]
+
     def _tasks(self, row: PlannedRow) -> list[dict[str, str]]:
         spec = self.spec
         return [
@@ -78,7 +82,6 @@ class SelfInstructTask(Task):
             self.system.render(ctx), self.template.render(ctx), self.schema
         )
         request = self.kit.request(messages, self.schema, seed=self.kit.seed_for(row))
-        limit = self.spec.max_rouge
 
         async def program(calls: Calls) -> dict[str, Any]:
             data = await calls.json(request, self.schema)
@@ -87,17 +90,29 @@ class SelfInstructTask(Task):
                 raise Dropped(
                     "bad_length", f"instruction has {words} words ({MIN_WORDS}-{MAX_WORDS})", data
                 )
-            # no await between the check and the add: two rows cannot both slip in
-            score, nearest = self.pool.closest(data["instruction"], floor=limit)
-            if score >= limit:
-                raise Dropped(
-                    "too_similar",
-                    f"ROUGE-L {score:.2f} >= {limit} with an instruction in the pool: {nearest!r}",
-                    {**data, "rouge_l": round(score, 4), "nearest": nearest},
-                )
-            self.pool.add(data["instruction"])
             return data
 
         return self.kit.job(
             row, first=request, program=program, templates=(self.template, self.system)
         )
+
+
+class _PoolCheck(Check):
+    name = "self_instruct"
+    reasons = ("too_similar",)
+    stateful = True
+
+    def __init__(self, pool: InstructionPool, limit: float) -> None:
+        self.pool = pool
+        self.limit = limit
+
+    async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
+        score, nearest = self.pool.closest(str(record.data["instruction"]), floor=self.limit)
+        if score < self.limit:
+            return None
+        record.notes["nearest_instruction"] = nearest
+        detail = f"ROUGE-L {score:.2f} >= {self.limit} with an instruction in the pool: {nearest!r}"
+        return Drop("too_similar", detail, score)
+
+    def admit(self, record: Record, text: str) -> None:
+        self.pool.add(str(record.data["instruction"]))
