@@ -51,10 +51,8 @@ class Check(ABC):
         text), so records waiting for their turn are prepared together, in batches."""
 
     def admit(self, record: Record, text: str) -> None:  # noqa: B027 - optional hook
-        """The record passed this check: remember it (dedup indexes)."""
-
-    def retract(self, record: Record, text: str) -> None:  # noqa: B027 - optional hook
-        """A later check dropped a record this one admitted: forget it again."""
+        """The record passed every stateful check: remember it (dedup indexes). It comes
+        right after this record's ``check``: stateful checks see one record at a time."""
 
 
 def text_of(data: dict[str, Any], fields: Iterable[str] | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Duplicates: exact (normalised text hash) and near (MinHash LSH over word shingles, rensa),
+"""Duplicates: exact (normalised text hash) and near (MinHash over word shingles, rensa, in
+a compact LSH index: :mod:`synthloom.quality.lsh`),
 against the records kept so far and against the seeds. A candidate the LSH index returns is
 confirmed by its estimated Jaccard before it counts.
 
@@ -9,13 +10,19 @@ built with seeds lists ``seed_copy`` among its reasons, so the funnel can place 
 from __future__ import annotations
 
 import hashlib
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
 
 from synthloom.calls import Calls
 from synthloom.errors import MissingDependencyError
 from synthloom.quality.base import SEED_COPY, Check, Drop, normalise, shingles
+from synthloom.quality.lsh import BandIndex, Rows, Values
 from synthloom.quality.settings import DedupSettings
 from synthloom.records import Record
+
+FAST_UP_TO = 100_000  # texts in the near-dedup index before it moves to the compact one
 
 
 def _digest(text: str) -> bytes:
@@ -30,7 +37,6 @@ class ExactDedup(Check):
     def __init__(self, seeds: list[tuple[str, str]]) -> None:
         self._seeds: dict[bytes, str] = {_digest(text): sid for sid, text in seeds}
         self._seen: dict[bytes, str] = {}  # digest -> id of the kept record
-        self._digest_of: dict[str, bytes] = {}  # record id -> what admit stored
         if seeds:
             self.reasons = (*type(self).reasons, SEED_COPY)
 
@@ -46,31 +52,26 @@ class ExactDedup(Check):
         return None
 
     def admit(self, record: Record, text: str) -> None:
-        digest = _digest(text)
-        self._seen[digest] = record.id
-        self._digest_of[record.id] = digest
-
-    def retract(self, record: Record, text: str) -> None:
-        digest = self._digest_of.pop(record.id, None)  # exactly what admit added
-        if digest is not None and self._seen.get(digest) == record.id:
-            del self._seen[digest]
-
-
-class _Entry(NamedTuple):
-    label: str  # a seed id or a kept record id
-    minhash: object
-    seed: bool
+        self._seen[_digest(text)] = record.id
 
 
 class NearDedup(Check):
-    """MinHash LSH: bands chosen for the threshold by rensa; each candidate it returns is
-    confirmed with the estimated Jaccard, so the index never drops on a mere band collision."""
+    """MinHash (rensa) over word shingles in an LSH index with bands chosen for the threshold;
+    each candidate the index returns is confirmed with the estimated Jaccard, so it never
+    drops on a mere band collision. Keys below the seed count are seeds; the rest, records.
+
+    The index is rensa's, with rensa's MinHash objects for the Jaccard estimate, while it holds
+    up to ``fast_up_to`` texts (the fastest: Rust lookups, at about 3.3 KB a text); then it
+    moves into :class:`~synthloom.quality.lsh.BandIndex` with the MinHash values as 16-bit
+    numbers (about 1 KB a text, slower per lookup), so a million kept records fit in 1 GB."""
 
     name = "dedup"
     stateful = True
     reasons: tuple[str, ...] = ("near_duplicate",)
 
-    def __init__(self, settings: DedupSettings, seeds: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, settings: DedupSettings, seeds: list[tuple[str, str]], fast_up_to: int = FAST_UP_TO
+    ) -> None:
         try:
             from rensa import RMinHash, RMinHashLSH
         except ImportError:
@@ -81,63 +82,86 @@ class NearDedup(Check):
         self.threshold = settings.near
         self.shingle = settings.shingle
         self.num_perm = settings.num_perm
+        self.fast_up_to = fast_up_to
         self._minhash = RMinHash
-        self._lsh = RMinHashLSH(
-            threshold=self.threshold,
-            num_perm=self.num_perm,
-            num_bands=bands_for(self.threshold, self.num_perm),
+        bands = bands_for(self.threshold, self.num_perm)
+        self._fast: Any = RMinHashLSH(
+            threshold=self.threshold, num_perm=self.num_perm, num_bands=bands
         )
-        self._entries: list[_Entry | None] = []  # LSH key -> entry (None: retracted)
-        self._key_of: dict[str, int] = {}  # kept record id -> LSH key
-        self._pending: dict[str, object] = {}  # checked, not yet admitted (no await between)
+        self._compact: BandIndex | None = None
+        self._minhashes: list[Any] = []  # key -> MinHash, while the index is rensa's
+        self._values = Rows(self.num_perm, np.uint16)  # key -> MinHash values, low 16 bits, after
+        self._labels: list[str] = []  # key -> seed id or kept record id
+        self._last: tuple[str, Any] | None = None  # checked, not yet admitted
         for sid, text in seeds:
-            self._insert(_Entry(sid, self.minhash(text), seed=True))
+            self._insert(sid, self._hash(text))
+        self._seed_count = len(seeds)
         if seeds:
             self.reasons = (*type(self).reasons, SEED_COPY)
 
-    def minhash(self, text: str) -> object:
+    def _hash(self, text: str) -> Any:
         m = self._minhash(num_perm=self.num_perm, seed=42)
         m.update(shingles(text, self.shingle))  # a set: order does not change a MinHash
         return m
 
-    def _insert(self, entry: _Entry) -> int:
-        key = len(self._entries)
-        self._lsh.insert(key, entry.minhash)
-        self._entries.append(entry)
-        return key
+    @staticmethod
+    def _low(m: Any) -> Values:
+        return np.asarray(m.digest(), dtype=np.uint32).astype(np.uint16)
+
+    def _scored(self, m: Any) -> Iterable[tuple[int, float]]:
+        """(key, estimated Jaccard) of each candidate the index returns."""
+        if self._compact is None:
+            kept = self._minhashes
+            return ((key, m.jaccard(kept[key])) for key in self._fast.query(m))
+        values, rows, width = self._low(m), self._values.data, self.num_perm
+        return (
+            (key, float(np.count_nonzero(rows[key] == values)) / width)
+            for key in self._compact.query(values)
+        )
+
+    def _insert(self, label: str, m: Any) -> None:
+        key = len(self._labels)
+        self._labels.append(label)
+        if self._compact is not None:
+            values = self._low(m)
+            self._values.append(values)
+            self._compact.insert(values)
+        elif key < self.fast_up_to:
+            self._fast.insert(key, m)
+            self._minhashes.append(m)
+        else:  # the index has grown to where memory matters: move it
+            compact = BandIndex(self.num_perm, self._fast.get_num_bands())
+            for kept in [*self._minhashes, m]:
+                values = self._low(kept)
+                self._values.append(values)
+                compact.insert(values)
+            self._compact, self._fast, self._minhashes = compact, None, []
 
     async def check(self, record: Record, text: str, calls: Calls) -> Drop | None:
-        m = self.minhash(text)
+        m = self._hash(text)
         best = {True: (0.0, ""), False: (0.0, "")}  # seed? -> (Jaccard, label)
-        entries = self._entries
-        for key in self._lsh.query(m):
-            entry = entries[key]
-            if entry is not None:
-                score = m.jaccard(entry.minhash)  # type: ignore[attr-defined]
-                if score > best[entry.seed][0]:
-                    best[entry.seed] = (score, entry.label)
-        (seed_score, seed), (score, other) = best[True], best[False]
+        for key, score in self._scored(m):
+            seed = key < self._seed_count
+            if score > best[seed][0]:
+                best[seed] = (score, self._labels[key])
+        (seed_score, seed_id), (score, other) = best[True], best[False]
         record.scores["near_dup_jaccard"] = max(seed_score, score)
         if seed_score >= self.threshold:  # a seed copy, even if a kept record is closer
-            record.notes["nearest_seed"] = seed
-            detail = f"estimated Jaccard {seed_score:.2f} >= {self.threshold} with seed {seed}"
+            record.notes["nearest_seed"] = seed_id
+            detail = f"estimated Jaccard {seed_score:.2f} >= {self.threshold} with seed {seed_id}"
             return Drop(SEED_COPY, detail, seed_score)
         if score >= self.threshold:
             detail = f"estimated Jaccard {score:.2f} >= {self.threshold} with {other}"
             return Drop("near_duplicate", detail, score)
-        self._pending[record.id] = m
+        self._last = (record.id, m)  # merges are one at a time: admit comes next
         return None
 
     def admit(self, record: Record, text: str) -> None:
-        m = self._pending.pop(record.id, None)
-        entry = _Entry(record.id, m if m is not None else self.minhash(text), seed=False)
-        self._key_of[record.id] = self._insert(entry)
-
-    def retract(self, record: Record, text: str) -> None:
-        key = self._key_of.pop(record.id, None)
-        if key is not None:
-            self._lsh.remove(key)
-            self._entries[key] = None
+        last, self._last = self._last, None
+        if last is not None and last[0] == record.id:
+            self._insert(record.id, last[1])
+        else:  # resume: records kept by an earlier run
+            self._insert(record.id, self._hash(text))
 
 
 def bands_for(threshold: float, num_perm: int, recall: float = 0.97) -> int:

@@ -9,6 +9,7 @@ gate keeps is admitted to every stateful check."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ class Gate:
         self.stateful = [c for c in checks if c.stateful]
         self.checks = self.stateless + self.stateful  # the order records meet them
         self.fields = fields
+        self._turn = asyncio.Lock()
         self.embeds = embeds  # some check runs the embedding model
         self.steps = list(dict.fromkeys(c.name for c in self.checks))  # the funnel, in order
         self._step_of: dict[str, str] = {}
@@ -79,9 +81,11 @@ class Gate:
         return text_of(record.data, self.fields)
 
     async def apply(self, record: Record, calls: Calls) -> Record:
-        """Both parts, for a caller that sees records one at a time in their order."""
+        """Both parts, for a caller without a merge of its own (records concurrently given
+        take their turns at the stateful checks one at a time)."""
         record = await self.screen(record, calls)
-        return await self.merge(record, calls)
+        async with self._turn:
+            return await self.merge(record, calls)
 
     async def screen(self, record: Record, calls: Calls) -> Record:
         """The stateless checks; a record they keep is prepared for the stateful ones."""
@@ -111,19 +115,16 @@ class Gate:
 
 
 async def run_stateful(checks: list[Check], record: Record, text: str, calls: Calls) -> Record:
-    """Stateful checks in order, for a record still accepted; each admits it only once every
-    one has kept it (a later drop retracts the earlier admissions)."""
+    """Stateful checks in order, for a record still accepted; it is admitted to all of them
+    once every one has kept it. Callers pass one record at a time (the merge's turn)."""
     if record.status != Status.ACCEPTED:
         return record
-    passed: list[Check] = []
     for check in checks:
         drop = await check.check(record, text, calls)
         if drop is not None:
-            for earlier in reversed(passed):
-                earlier.retract(record, text)
             return _dropped(record, drop)
+    for check in checks:
         check.admit(record, text)
-        passed.append(check)
     return record
 
 

@@ -64,8 +64,7 @@ def _reference(embedder: Embedder, items: list[tuple[str, str]]) -> _Reference:
 
 class SemanticDedup(Check):
     """Cosine against the seeds (a match is a ``seed_copy``) and every record kept so far (a
-    ``semantic_duplicate``). The search of the kept records and the gate's ``admit`` run with
-    no await between them, so two paraphrases finishing together cannot both get in."""
+    ``semantic_duplicate``). Records reach it one at a time, in row order, where they merge."""
 
     name = "dedup"
     stateful = True
@@ -76,7 +75,7 @@ class SemanticDedup(Check):
         self.embedder = embedder
         self._seeds = _reference(embedder, seeds)
         self._kept = VectorIndex()
-        self._pending: dict[str, Vectors] = {}  # checked, not yet admitted
+        self._last: tuple[str, Vectors] | None = None  # checked, not yet admitted
         self._backlog: list[tuple[str, str]] = []  # admitted without a vector (resume)
         if seeds:
             self.reasons = (*type(self).reasons, SEED_COPY)
@@ -109,19 +108,15 @@ class SemanticDedup(Check):
                 f"embedding cosine {score:.3f} >= {self.threshold} with {label}",
                 score,
             )
-        self._pending[record.id] = vector
+        self._last = (record.id, vector)  # merges are one at a time: admit comes next
         return None
 
     def admit(self, record: Record, text: str) -> None:
-        vector = self._pending.pop(record.id, None)
-        if vector is not None:
-            self._kept.add(record.id, vector)
+        last, self._last = self._last, None
+        if last is not None and last[0] == record.id:
+            self._kept.add(record.id, last[1])
         else:  # resume: embedded in one batch when the next record arrives
             self._backlog.append((record.id, text))
-
-    def retract(self, record: Record, text: str) -> None:
-        self._kept.remove(record.id)
-        self._backlog = [(label, t) for label, t in self._backlog if label != record.id]
 
 
 class NearestReference(Check):
