@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,3 +35,18 @@ def browser() -> Iterator[Browser]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The fault server (no faults, 50 ms latency) in its own process, logging every request
+    to the returned file."""
+    from tests.fault_server import spawn
+
+    log = tmp_path / "server.jsonl"
+    proc, url = spawn(tmp_path, latency=0.05, log=log)
+    try:
+        yield url, log
+    finally:
+        proc.terminate()
+        proc.wait(10)

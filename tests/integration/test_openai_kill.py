@@ -7,33 +7,18 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from synthloom.backends.openai import OpenAIBackend
 from synthloom.engine.runner import Engine
 from synthloom.pipeline import prepare
 from synthloom.recipe import load_recipe
 from synthloom.store.sqlite import STORE_FILE, RunStore
-from tests.fault_server import request_digest, spawn
+from tests.fault_server import request_digest
 from tests.helpers import cli, cli_process, read_jsonl, write_recipe
 
 ROOT = Path(__file__).parents[2]
 TOTAL = 400
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The fault server (no faults, 50 ms latency) in its own process, logging every request."""
-    log = tmp_path / "server.jsonl"
-    proc, url = spawn(tmp_path, latency=0.05, log=log)
-    try:
-        yield url, log
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _run_args(recipe: Path, out: Path) -> tuple[str | Path, ...]:
