@@ -94,6 +94,10 @@ async def arun(
         kind = recipe.executor.model_copy(update={"kind": executor})
         recipe = recipe.model_copy(update={"executor": ExecutorSettings.model_validate(kind)})
     recipe.require_generation()
+    if recipe.executor.kind == "ray":  # a missing extra fails before the run directory is made
+        from synthloom.executors.sharded import require_ray
+
+        require_ray()
     count = n if n is not None else recipe.target
     assert count is not None  # require_generation: a generation recipe has a target
     async with using_backend(recipe, backend, dry_run) as model:

@@ -4,6 +4,7 @@ end in a complete run that asked the server for no completed call again."""
 
 from __future__ import annotations
 
+import operator
 import os
 import signal
 import sqlite3
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 from synthloom.backends.base import ALLOW_MODEL_REQUESTS_ENV
+from synthloom.backends.fake import FakeBackend
+from synthloom.errors import SynthloomError
 from synthloom.executors.sharded import SHARD_DIR, split
 from synthloom.quality.settings import DedupSettings
 from synthloom.recipe import ExecutorSettings, Recipe, load_recipe
@@ -197,3 +200,23 @@ def test_a_driver_killed_mid_run_resumes_from_the_completed_shards(
     local.mkdir()
     run(load_recipe(_server_recipe(local, url)), local / "out", n=total)
     assert _outcome(out) == _outcome(local / "out")
+
+
+class _Unbuildable(FakeBackend):
+    """Works here; a worker cannot unpickle it, so every try of every shard fails."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (operator.truediv, (1, 0))
+
+
+def test_a_shard_that_keeps_failing_fails_the_run_with_its_error(
+    cluster: None, tmp_path: Path
+) -> None:
+    recipe = load_recipe(write_recipe(tmp_path, executor={"kind": "ray", "shards": 2}))
+    with pytest.raises(SynthloomError) as info:
+        run(recipe, tmp_path / "out", n=20, backend=_Unbuildable())
+    message = str(info.value)
+    assert "shard 1 of 2 (task 'qa', rows 0-9) failed 3 times" in message
+    assert "ZeroDivisionError" in message
+    assert "run again to resume" in message
+    assert (tmp_path / "out" / STORE_FILE).exists()  # the run directory is kept
