@@ -4,6 +4,7 @@ end in a complete run that asked the server for no completed call again."""
 
 from __future__ import annotations
 
+import json
 import operator
 import os
 import signal
@@ -99,8 +100,6 @@ def _server_recipe(folder: Path, url: str, **executor: Any) -> Path:
 
 
 def _requests(log: Path) -> Counter[str]:
-    import json
-
     return Counter(json.loads(line)["digest"] for line in log.read_text().splitlines())
 
 
@@ -135,6 +134,7 @@ def test_a_worker_killed_mid_shard_is_retried_and_repeats_no_completed_call(
     driver = threading.Thread(target=lambda: result.update(s=run(recipe, out, n=total)))
     driver.start()
     victim = None
+    killed_at = 0.0
     deadline = time.monotonic() + 120
     while victim is None and time.monotonic() < deadline and driver.is_alive():
         for db in (out / SHARD_DIR).glob("*.sqlite") if (out / SHARD_DIR).exists() else []:
@@ -143,6 +143,7 @@ def test_a_worker_killed_mid_shard_is_retried_and_repeats_no_completed_call(
                 if pid:
                     victim = pid
                     os.kill(pid, signal.SIGKILL)
+                    killed_at = time.monotonic()
                     break
         time.sleep(0.01)
     driver.join(180)
@@ -154,9 +155,17 @@ def test_a_worker_killed_mid_shard_is_retried_and_repeats_no_completed_call(
     assert summary.accepted + sum(summary.rejected.values()) == total
     requests = _requests(log)
     repeated = sum(n - 1 for n in requests.values())
-    # only the calls in flight in the killed worker may be asked twice
+    # only the calls in flight in the killed worker may be asked twice: each repeated one was
+    # first asked within the server's latency (plus a moment to commit) before the kill
     assert repeated <= CONCURRENCY, f"{repeated} calls asked again"
     assert max(requests.values()) <= 2
+    first: dict[str, float] = {}
+    for line in log.read_text().splitlines():
+        call = json.loads(line)
+        first.setdefault(call["digest"], call["t"])
+    for digest, count in requests.items():
+        if count > 1:
+            assert first[digest] > killed_at - 0.05 - 0.25, "a completed call was asked again"
     # and the dataset is the local executor's
     local = tmp_path / "local"
     local.mkdir()
