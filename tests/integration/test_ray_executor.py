@@ -90,6 +90,21 @@ def test_the_flagship_on_ray_equals_the_local_run(cluster: None, tmp_path: Path)
     assert rows == [(r["id"], r["data"]) for r in local_rows]
 
 
+@pytest.mark.parametrize("example", ["translate", "self_instruct"])
+def test_chained_and_pooled_tasks_on_ray_equal_the_local_run(
+    cluster: None, tmp_path: Path, example: str
+) -> None:
+    """``translate`` reads the accepted records of the task before it (the shards get them
+    through Ray's object store); ``self_instruct`` drops candidates too close to its pool, a
+    stateful check the merge runs in row order."""
+    recipe = load_recipe(ROOT / "examples" / example / "recipe.yaml")
+    run(recipe, tmp_path / "local", n=24, dry_run=True)
+    run(_with(recipe, kind="ray", shards=3), tmp_path / "ray", n=24, dry_run=True)
+    outcome = _outcome(tmp_path / "ray")
+    assert outcome == _outcome(tmp_path / "local")
+    assert len({task for _, task, *_ in outcome}) == (2 if example == "translate" else 1)
+
+
 def _server_recipe(folder: Path, url: str, **executor: Any) -> Path:
     return write_recipe(
         folder,
