@@ -75,6 +75,7 @@ def _model(found: Inferred, fields: dict[str, FieldInfo]) -> list[str]:
         "  # concurrency: 64",
         "  temperature: 0.8",
         f"  max_tokens: {tokens}",
+        "# executor: {kind: ray, shards: 16}    # many workers: pip install 'synthloom[ray]'",
     ]
 
 
