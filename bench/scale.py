@@ -19,7 +19,7 @@ Each measurement runs in its own process (this script, re-invoked with --child),
 peak RSS is that run's own. For Ray it is the driver's: the workers are separate processes.
 
     .venv/bin/python bench/scale.py [--sizes 100000,300000,1000000] [--ray-rows 100000]
-                                    [--no-ray]
+                                    [--no-ray] [--parts a,b,c]
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,300000,1000000", help="comma-separated")
     parser.add_argument("--ray-rows", type=int, default=100_000)
     parser.add_argument("--no-ray", action="store_true", help="skip local vs Ray")
+    parser.add_argument("--parts", default="a,b,c", help="which of (a), (b), (c) to run")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--executor", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--dedup-off", action="store_true", help=argparse.SUPPRESS)
@@ -139,12 +140,24 @@ def main() -> None:
         child(args.child, not args.dedup_off, args.executor)
         return
     sizes = sorted(int(size) for size in args.sizes.split(","))
+    failed = False
+    parts = set(args.parts.split(","))
+    by_size: dict[int, dict[str, Any]] = {}
+    if "a" in parts:
+        failed |= part_a(sizes, by_size)
+    if "b" in parts:
+        failed |= part_b(sizes[0], sizes[-1])
+    if "c" in parts and not args.no_ray:
+        failed |= part_c(args.ray_rows, by_size)
+    if failed:
+        sys.exit(1)
+
+
+def part_a(sizes: list[int], by_size: dict[int, dict[str, Any]]) -> bool:
     small, large = sizes[0], sizes[-1]
     failed = False
-
     print("(a) label recipe, fake backend, cheap checks, exact + near dedup (0.8)")
     print("          rows   accepted    run s export s    rec/s  peak MiB")
-    by_size: dict[int, dict[str, Any]] = {}
     for size in sizes:
         f = by_size[size] = measure(size)
         print(
@@ -164,7 +177,11 @@ def main() -> None:
         f"    records/s at {large:,} / at {small:,}: {ratio:.2f}x  "
         f"(goal >= {MIN_RATE_RATIO:.2f})  {verdict(ok)}"
     )
+    return failed
 
+
+def part_b(small: int, large: int) -> bool:
+    failed = False
     print("(b) dedup off, same checks otherwise")
     off = {size: measure(size, dedup=False) for size in dict.fromkeys((small, large))}
     for size, f in off.items():
@@ -176,27 +193,27 @@ def main() -> None:
         f"    peak RSS at {large:,} / at {small:,}: {growth:.2f}x  "
         f"(goal <= {MAX_RSS_GROWTH:.2f})  {verdict(ok)}"
     )
+    return failed
 
-    if not args.no_ray:
-        rows = args.ray_rows
-        print(f"(c) local vs Ray (2 shards, num_cpus=2), {rows:,} rows, {os.cpu_count()} CPUs here")
-        local = by_size.get(rows) or measure(rows)
-        ray = measure(rows, executor="ray")
-        print(f"    local  run {local['run_s']:>7.1f} s  peak RSS {local['peak_mib']:,.0f} MiB")
-        print(
-            f"    Ray    run {ray['run_s']:>7.1f} s  peak RSS {ray['peak_mib']:,.0f} MiB "
-            f"(driver only)  + ray.init {ray['startup_s']:.1f} s"
-        )
-        print(f"    Ray / local run seconds: {ray['run_s'] / local['run_s']:.2f}x  (no goal)")
-        ok = ray["accepted"] == local["accepted"]
-        failed |= not ok
-        print(
-            f"    accepted: local {local['accepted']:,}, Ray {ray['accepted']:,}  "
-            f"(the same dataset)  {verdict(ok)}"
-        )
 
-    if failed:
-        sys.exit(1)
+def part_c(rows: int, by_size: dict[int, dict[str, Any]]) -> bool:
+    failed = False
+    print(f"(c) local vs Ray (2 shards, num_cpus=2), {rows:,} rows, {os.cpu_count()} CPUs here")
+    local = by_size.get(rows) or measure(rows)
+    ray = measure(rows, executor="ray")
+    print(f"    local  run {local['run_s']:>7.1f} s  peak RSS {local['peak_mib']:,.0f} MiB")
+    print(
+        f"    Ray    run {ray['run_s']:>7.1f} s  peak RSS {ray['peak_mib']:,.0f} MiB "
+        f"(driver only)  + ray.init {ray['startup_s']:.1f} s"
+    )
+    print(f"    Ray / local run seconds: {ray['run_s'] / local['run_s']:.2f}x  (no goal)")
+    ok = ray["accepted"] == local["accepted"]
+    failed |= not ok
+    print(
+        f"    accepted: local {local['accepted']:,}, Ray {ray['accepted']:,}  "
+        f"(the same dataset)  {verdict(ok)}"
+    )
+    return failed
 
 
 if __name__ == "__main__":

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections import Counter
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from synthloom.dataset import Dataset
 from synthloom.errors import SynthloomError
@@ -106,8 +109,9 @@ class TrainingSet:
             plan = plan_mix(len(hashes), len(joined), request.mix)
         comp.notes.extend(plan.notes)
         if plan.synthetic_rows < len(hashes):
-            ordered = sorted(hashes)
-            self._keep_below = ordered[plan.synthetic_rows] if plan.synthetic_rows else 0
+            k = plan.synthetic_rows  # the k-th smallest hash, without a list of a million ints
+            values = np.frombuffer(hashes, dtype=np.uint64)
+            self._keep_below = int(np.partition(values, k)[k]) if k else 0
             comp.synthetic_capped = len(hashes) - plan.synthetic_rows
         copies = repeat_counts(len(joined), plan.real_rows, request.seed) if joined else []
         self._real = [
@@ -130,11 +134,11 @@ class TrainingSet:
         family_of = list(names)
         stratum_of = list(labels)
         counts = Families()
-        kept: list[tuple[Hashable, str]] = []
+        kept: Counter[int] = Counter()  # rows kept per family (not a tuple per row)
         for h, f, s in zip(hashes, families, strata, strict=True):
             if self._keep_below is None or h < self._keep_below:
                 counts.add(family_of[f], stratum_of[s])
-                kept.append((family_of[f], SYNTHETIC))
+                kept[f] += 1
         for record, copies, family in self._real:
             counts.add(family, self._stratum(record), copies)
         self._split = counts.assign(self.request.splits, self.request.seed)
@@ -142,8 +146,8 @@ class TrainingSet:
             name: {REAL: 0, SYNTHETIC: 0}
             for name in [TRAIN, *(n for n, v in self.request.splits.items() if v > 0)]
         }
-        for family, origin in kept:
-            splits[self._split.get(family, TRAIN)][origin] += 1
+        for f, rows in kept.items():
+            splits[self._split.get(family_of[f], TRAIN)][SYNTHETIC] += rows
         for _, copies, family in self._real:
             splits[self._split.get(family, TRAIN)][REAL] += copies
         self.composition.splits = splits
