@@ -21,6 +21,7 @@ import pytest
 from synthloom.backends.base import ALLOW_MODEL_REQUESTS_ENV
 from synthloom.backends.fake import FakeBackend
 from synthloom.errors import SynthloomError
+from synthloom.executors.merge import Merger
 from synthloom.executors.sharded import SHARD_DIR, split
 from synthloom.quality.settings import DedupSettings
 from synthloom.recipe import ExecutorSettings, Recipe, load_recipe
@@ -103,6 +104,38 @@ def test_chained_and_pooled_tasks_on_ray_equal_the_local_run(
     outcome = _outcome(tmp_path / "ray")
     assert outcome == _outcome(tmp_path / "local")
     assert len({task for _, task, *_ in outcome}) == (2 if example == "translate" else 1)
+
+
+def test_a_shard_merged_half_way_by_a_killed_driver_is_not_merged_twice(
+    cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver dies after merging part of a complete shard; the re-run merges the rest of
+    it (each of the first part would otherwise meet itself in the dedup index)."""
+    sharded = tmp_path / "sharded"
+    sharded.mkdir()
+    recipe = load_recipe(
+        write_recipe(sharded, quality={"dedup": {}}, executor={"kind": "ray", "shards": 2})
+    )
+    offered = 0
+    offer = Merger.offer
+
+    async def dies_at_the_30th(self: Merger, *args: Any) -> None:
+        nonlocal offered
+        offered += 1
+        if offered == 30:  # shard 2's 10th row: 9 of its rows are in the run store
+            raise RuntimeError("the driver dies")
+        await offer(self, *args)
+
+    monkeypatch.setattr(Merger, "offer", dies_at_the_30th)
+    with pytest.raises(RuntimeError, match="the driver dies"):
+        run(recipe, sharded / "out", n=40, dry_run=True)
+    monkeypatch.setattr(Merger, "offer", offer)
+    assert any((sharded / "out" / SHARD_DIR).glob("*.sqlite")), "the shard is kept"
+    run(recipe, sharded / "out", n=40, dry_run=True)
+    local = tmp_path / "local"
+    local.mkdir()
+    run(load_recipe(write_recipe(local, quality={"dedup": {}})), local / "out", n=40, dry_run=True)
+    assert _outcome(sharded / "out") == _outcome(local / "out")
 
 
 def _server_recipe(folder: Path, url: str, **executor: Any) -> Path:

@@ -188,8 +188,11 @@ class RayExecutor(Executor):
         if not path.exists():  # noqa: ASYNC240 - one stat per shard
             return
         self.store.import_cache(path)
+        # rows a killed driver had merged already: merged twice, a record would meet itself
+        # in the dedup index it joined the first time
+        done = self.store.completed_ids(task, span)
         with RunStore(path) as shard:
-            found = shard.rows_in_order(task)
+            found = (item for item in shard.rows_in_order(task) if item[0].id not in done)
             position = span.start
             chunk: list[tuple[Record, str]] = []
             for item in found:
@@ -207,7 +210,7 @@ class RayExecutor(Executor):
         await merger.prepare([record for record, _ in chunk])
         for record, fingerprint in chunk:
             row = record.provenance.row
-            for gap in range(position, row):  # rows the run store had already
+            for gap in range(position, row):  # rows the run store has already
                 merger.skip(gap)
             await merger.offer(row, fingerprint, record, None)
             position = row + 1
