@@ -70,7 +70,6 @@ class Merger:
         self._waiting: dict[int, _Waiting] = {}
         self._turn = asyncio.Lock()  # one record at a time through the stateful checks
         self._room = asyncio.Condition()
-        self.merged = 0
 
     @classmethod
     def for_stage(
@@ -162,6 +161,5 @@ class Merger:
                 record.reason = type(exc).__name__
                 record.error = f"quality check failed: {type(exc).__name__}: {exc}"
         self.store.put_record(record, fingerprint, cache=cache)
-        self.merged += 1
         if self.on_record is not None:
             self.on_record(record)
